@@ -7,7 +7,7 @@ support only for a new document kind), adding an area one entry in ``AREAS``.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 from types import MappingProxyType
@@ -89,12 +89,12 @@ class Endpoint:
     resolutions: tuple[str, ...]
     unit: str
     # Fixed extra request parameters, e.g. the contract type for prices.
-    extra_params: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    extra_params: tuple[tuple[str, str], ...] = ()
     # Whether values can legitimately be negative (prices can; load cannot).
     allows_negative: bool = False
     # Upper bound of a plausible value, as a multiple of the area's peak load (None: no bound).
     max_peak_ratio: float | None = 1.6
-    # How far ahead of now the data reaches (forecasts are published for the future).
+    # How far ahead of now the published data reaches (day-ahead: tomorrow, so one day).
     horizon: timedelta = timedelta(0)
 
     def params(self, area: Area) -> dict[str, str]:
@@ -107,10 +107,28 @@ class Endpoint:
         return out
 
     @property
+    def default_resolution(self) -> timedelta:
+        """Nominal step of the usual resolution, for expectations where nothing is stored yet."""
+        return NOMINAL_RESOLUTION[self.resolutions[0]]
+
+    @property
     def partitions_per_request(self) -> int:
         """How many partitions one maximal request covers: sizes backfill runs."""
         return max(1, self.max_span // self.granularity.nominal)
 
+
+# Nominal length of each ISO 8601 resolution ENTSO-E uses (months and years vary in reality).
+NOMINAL_RESOLUTION: MappingProxyType[str, timedelta] = MappingProxyType(
+    {
+        "PT15M": timedelta(minutes=15),
+        "PT30M": timedelta(minutes=30),
+        "PT60M": timedelta(hours=1),
+        "P1D": timedelta(days=1),
+        "P7D": timedelta(days=7),
+        "P1M": timedelta(days=30),
+        "P1Y": timedelta(days=365),
+    }
+)
 
 _MONTH = timedelta(days=28)
 _YEAR = timedelta(days=365)
@@ -154,7 +172,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         freshness=timedelta(hours=12),
         resolutions=("PT15M", "PT60M", "PT30M"),
         unit="MAW",
-        horizon=timedelta(days=2),
+        horizon=timedelta(days=1),
     ),
     Endpoint(
         name="week_ahead_load_forecast",
@@ -255,7 +273,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         freshness=timedelta(hours=12),
         resolutions=("PT15M", "PT60M", "PT30M"),
         unit="MAW",
-        horizon=timedelta(days=2),
+        horizon=timedelta(days=1),
     ),
     Endpoint(
         name="day_ahead_prices",
@@ -273,10 +291,10 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         freshness=timedelta(hours=26),
         resolutions=("PT15M", "PT60M", "PT30M"),
         unit="EUR/MWH",
-        extra_params=MappingProxyType({"contract_MarketAgreement.type": "A01"}),
+        extra_params=(("contract_MarketAgreement.type", "A01"),),
         allows_negative=True,
         max_peak_ratio=None,
-        horizon=timedelta(days=2),
+        horizon=timedelta(days=1),
     ),
 )
 

@@ -1,0 +1,58 @@
+"""Declarative automation: what the schedules miss.
+
+Schedules refresh the latest partitions on each endpoint's publication cadence. The condition here
+covers the rest, always bounded to a recent window (a bare ``missing()`` would select every
+partition since the history start) and never while a run or backfill of the partition is in flight:
+
+* fill partitions missing within the lookback, once; a failed one only again on a slow retry tick;
+* re-request the latest partition when its freshness policy fails, at most on a rate-limiting tick.
+
+Older gaps are the gap sensor's (see sensors.py).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from entsoe_pipeline.catalog import Cadence, Endpoint
+
+from .settings import Settings
+
+AC = dg.AutomationCondition
+
+# How often to retry a failed partition, and how often a stale asset may be re-requested.
+RETRY_FAILED_CRON = "0 */6 * * *"
+STALE_RETRY_CRON = {
+    Cadence.ACTUAL: "*/15 * * * *",
+    Cadence.FORECAST: "0 * * * *",
+    Cadence.MARGIN: "0 */6 * * *",
+}
+
+
+def observation_condition(endpoint: Endpoint, settings: Settings) -> dg.AutomationCondition:
+    lookback = max(settings.automation_lookback, endpoint.granularity.nominal)
+    fill_gaps = (
+        AC.in_latest_time_window(lookback_delta=lookback)
+        & AC.missing()
+        & (~AC.execution_failed() | AC.cron_tick_passed(RETRY_FAILED_CRON).since_last_handled())
+    ).with_label("fill missing partitions in the lookback")
+    refresh_stale = (
+        AC.in_latest_time_window()
+        & AC.freshness_failed()
+        & AC.cron_tick_passed(STALE_RETRY_CRON[endpoint.cadence]).since_last_handled()
+    ).with_label("refresh the latest partition when freshness fails")
+    return ((fill_gaps | refresh_stale) & ~AC.in_progress()).with_label("entsoe gap filling")
+
+
+def derived_condition() -> dg.AutomationCondition:
+    """Recompute a derived partition when any upstream partition it reads was updated.
+
+    Not bounded to a window on purpose: a backfill of history upstream should flow downstream. It
+    only fires for partitions whose parents were newly updated, so it never selects all history.
+    """
+    return (
+        AC.any_deps_updated().since_last_handled()
+        & ~AC.any_deps_missing()
+        & ~AC.any_deps_in_progress()
+        & ~AC.in_progress()
+    ).with_label("recompute when upstream changed")

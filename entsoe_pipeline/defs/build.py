@@ -1,0 +1,42 @@
+"""``build_defs(settings)``: every definition of the code location, from the catalogue and settings.
+
+No I/O happens here, so definitions load offline and tests can build them with other settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+from .derived import build_derived_assets
+from .gap_sensor import build_gap_sensor
+from .observations import build_observation_asset, observation_key, source_spec
+from .resources import default_resources
+from .schedules import build_schedules
+from .settings import Settings
+
+
+def build_defs(settings: Settings | None = None, resources: Mapping[str, Any] | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    observations = [build_observation_asset(e, a, settings) for e in settings.endpoints for a in settings.areas]
+    observation_keys = [observation_key(e, a) for e in settings.endpoints for a in settings.areas]
+    derived = build_derived_assets(settings)
+    automated = dg.AssetSelection.assets(*observation_keys, *(a.key for a in derived))
+    return dg.Definitions(
+        assets=[*(source_spec(e) for e in settings.endpoints), *observations, *derived],
+        schedules=build_schedules(settings),
+        sensors=[
+            build_gap_sensor(settings, observation_keys),
+            # Declared explicitly: Dagster's implicit automation sensor starts STOPPED on a new instance.
+            dg.AutomationConditionSensorDefinition(
+                "entsoe_automation",
+                target=automated,
+                default_status=dg.DefaultSensorStatus.RUNNING,
+                minimum_interval_seconds=30,
+                run_tags={"launched_by": "automation"},
+            ),
+        ],
+        resources=dict(resources) if resources is not None else default_resources(),
+    )

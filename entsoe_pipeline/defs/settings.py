@@ -1,0 +1,78 @@
+"""Settings that decide which Dagster definitions exist, read once when the code location loads.
+
+Secrets and run-time values (token, API URL, database URL) are resource fields set with
+``dg.EnvVar`` and resolved when a run starts, so they never enter the definitions, and loading works
+offline. What is read here is only the shape: which areas and endpoints become assets, from when.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from entsoe_pipeline import catalog
+
+DEFAULT_HISTORY_START = date(2025, 1, 1)
+
+
+def _csv(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    areas: tuple[catalog.Area, ...] = tuple(catalog.area(a) for a in catalog.DEFAULT_AREAS)
+    endpoints: tuple[catalog.Endpoint, ...] = tuple(catalog.endpoint(e) for e in catalog.LOAD_ENDPOINTS)
+    history_start: date = DEFAULT_HISTORY_START
+    # Automation fills missing partitions this far back; older gaps are the gap sensor's.
+    automation_lookback: timedelta = timedelta(days=7)
+    gap_sensor_interval_seconds: int = 300
+    # A window the API answered "no matching data" this many times is no longer asked for.
+    max_empty_tries: int = 3
+    # Gaps of at least this many contiguous partitions become one partition backfill.
+    backfill_threshold_partitions: int = 3
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = cls()
+        areas = tuple(catalog.area(a) for a in _csv(env.get("ENTSOE_AREAS"))) or defaults.areas
+        endpoints = (
+            tuple(catalog.endpoint(e) for e in _csv(env.get("ENTSOE_ENDPOINTS"))) or defaults.endpoints
+        )
+        start_text = env.get("ENTSOE_HISTORY_START", "").strip()
+        try:
+            history_start = date.fromisoformat(start_text) if start_text else defaults.history_start
+        except ValueError:
+            raise ValueError(f"ENTSOE_HISTORY_START={start_text!r} is not a date like 2024-01-01") from None
+        return cls(
+            areas=areas,
+            endpoints=endpoints,
+            history_start=history_start,
+            automation_lookback=timedelta(
+                days=_int(env, "ENTSOE_AUTOMATION_LOOKBACK_DAYS", defaults.automation_lookback.days)
+            ),
+            gap_sensor_interval_seconds=_int(
+                env, "ENTSOE_GAP_SENSOR_INTERVAL_SECONDS", defaults.gap_sensor_interval_seconds
+            ),
+            max_empty_tries=_int(env, "ENTSOE_MAX_EMPTY_TRIES", defaults.max_empty_tries),
+            backfill_threshold_partitions=_int(
+                env, "ENTSOE_BACKFILL_THRESHOLD_PARTITIONS", defaults.backfill_threshold_partitions
+            ),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a whole number") from None
+    if value <= 0:
+        raise ValueError(f"{name}={text!r} must be positive")
+    return value

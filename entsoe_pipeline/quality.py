@@ -1,0 +1,114 @@
+"""Data-quality rules for stored ENTSO-E series, as plain functions the asset checks call.
+
+Each rule returns a ``Finding``: whether it passed, one sentence for the UI, and figures. Nothing
+here deletes or changes data: a failing rule is reported, never repaired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+
+from entsoe_pipeline.catalog import Area, Endpoint
+
+
+@dataclass(frozen=True)
+class Finding:
+    passed: bool
+    description: str
+    figures: dict[str, float | int | str] = field(default_factory=dict)
+
+
+def plausible_values(points: pd.DataFrame, endpoint: Endpoint, area: Area) -> Finding:
+    """Values are finite, not negative unless the endpoint allows it (prices, margins), and below a
+    physical bound derived from the area's peak load."""
+    if points.empty:
+        return Finding(True, "no points written", {"points": 0})
+    values = points["value"]
+    problems: list[str] = []
+    figures: dict[str, float | int | str] = {
+        "points": len(values),
+        "min": float(values.min()),
+        "max": float(values.max()),
+    }
+    if not endpoint.allows_negative:
+        negative = int((values < 0).sum())
+        figures["negative_points"] = negative
+        if negative:
+            problems.append(f"{negative} negative values")
+    if endpoint.max_peak_ratio is not None:
+        bound = area.peak_load_mw * endpoint.max_peak_ratio
+        above = int((values > bound).sum())
+        figures["upper_bound"] = bound
+        figures["points_above_bound"] = above
+        if above:
+            problems.append(f"{above} values above {bound:,.0f} {endpoint.unit}")
+    if problems:
+        return Finding(False, f"implausible values for {area.name}: " + "; ".join(problems), figures)
+    return Finding(True, f"all {len(values)} values plausible", figures)
+
+
+def resolution_matches(points: pd.DataFrame, endpoint: Endpoint) -> Finding:
+    """Every point's resolution is one the catalogue expects for this endpoint."""
+    if points.empty:
+        return Finding(True, "no points written", {"points": 0})
+    seen = sorted(set(points["resolution"]))
+    unexpected = [r for r in seen if r not in endpoint.resolutions]
+    figures: dict[str, float | int | str] = {
+        "resolutions": ", ".join(seen),
+        "expected": ", ".join(endpoint.resolutions),
+    }
+    if unexpected:
+        return Finding(False, f"unexpected resolution {', '.join(unexpected)}", figures)
+    return Finding(True, f"resolution {', '.join(seen)} as expected", figures)
+
+
+@dataclass(frozen=True)
+class WindowCount:
+    start: datetime
+    end: datetime
+    expected: int
+    stored: int
+
+
+def completeness(windows: Sequence[WindowCount]) -> Finding:
+    """Stored points against the points the resolution implies, over the windows just written."""
+    expected = sum(w.expected for w in windows)
+    stored = sum(w.stored for w in windows)
+    short = [w for w in windows if w.stored < w.expected]
+    figures: dict[str, float | int | str] = {
+        "expected_points": expected,
+        "stored_points": stored,
+        "missing_points": max(0, expected - stored),
+        "incomplete_windows": len(short),
+    }
+    if short:
+        first = short[0]
+        return Finding(
+            False,
+            f"{len(short)} of {len(windows)} windows incomplete, first {first.start:%Y-%m-%d %H:%M}Z: "
+            f"{first.stored} of {first.expected} points",
+            figures,
+        )
+    return Finding(True, f"{stored} of {expected} expected points stored", figures)
+
+
+def daily_summary_markdown(points: pd.DataFrame, *, max_rows: int = 31) -> str:
+    """A small markdown table of daily min/mean/max per series, for materialization metadata."""
+    if points.empty:
+        return "_no points_"
+    frame = points.assign(day=points["time"].dt.strftime("%Y-%m-%d"))
+    series = frame["business_type"] + "/" + frame["psr_type"] + "/" + frame["variant"]
+    frame = frame.assign(series=series.str.strip("/"))
+    stats = frame.groupby(["day", "series"])["value"].agg(["min", "mean", "max", "count"]).reset_index()
+    lines = ["| day | series | min | mean | max | points |", "|---|---|---:|---:|---:|---:|"]
+    for row in stats.tail(max_rows).itertuples(index=False):
+        lines.append(
+            f"| {row.day} | {row.series or '-'} | {row.min:,.1f} | {row.mean:,.1f} | {row.max:,.1f} | {row.count} |"
+        )
+    if len(stats) > max_rows:
+        lines.append(f"\n_last {max_rows} of {len(stats)} rows_")
+    return "\n".join(lines)

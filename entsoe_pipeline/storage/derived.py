@@ -1,0 +1,130 @@
+"""Derived tables computed in SQL from ``entsoe.observations``.
+
+* ``entsoe.load_forecast_error_daily``: day-ahead load forecast error per area and UTC day (MAE,
+  MAPE, bias), from hourly means of actual load and the day-ahead forecast, so areas that publish
+  the two at different resolutions still compare hour by hour.
+* ``entsoe.total_load_hourly``: hourly total actual load over a set of areas, with how many areas
+  contributed to each hour.
+
+Each refresh replaces the rows of its window in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from .connection import connect
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS entsoe.load_forecast_error_daily (
+    area text NOT NULL,
+    day date NOT NULL,
+    mae_mw double precision NOT NULL,
+    mape_percent double precision,
+    bias_mw double precision NOT NULL,
+    hours integer NOT NULL,
+    computed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (area, day)
+);
+COMMENT ON TABLE entsoe.load_forecast_error_daily IS
+    'Day-ahead total load forecast error per area (EIC) and UTC day, from hourly means: '
+    'mae_mw = mean |forecast - actual|, mape_percent = mean |forecast - actual| / actual * 100, '
+    'bias_mw = mean (forecast - actual), hours = hours with both values.';
+CREATE TABLE IF NOT EXISTS entsoe.total_load_hourly (
+    hour timestamptz PRIMARY KEY,
+    load_mw double precision NOT NULL,
+    areas integer NOT NULL,
+    area_codes text[] NOT NULL,
+    computed_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE entsoe.total_load_hourly IS
+    'Hourly total actual load (mean MW per hour, summed over areas); areas = how many areas had data.';
+"""
+
+_FORECAST_ERROR = """
+WITH hourly AS (
+    SELECT endpoint, date_bin('1 hour', time, TIMESTAMPTZ '2000-01-01') AS hour, avg(value) AS mw
+    FROM entsoe.observations
+    WHERE area = %(area)s AND variant = '' AND business_type = 'A04'
+      AND endpoint IN ('actual_load', 'day_ahead_load_forecast')
+      AND time >= %(start)s AND time < %(end)s
+    GROUP BY endpoint, hour
+), paired AS (
+    SELECT a.hour, a.mw AS actual, f.mw AS forecast
+    FROM hourly a JOIN hourly f ON f.hour = a.hour
+    WHERE a.endpoint = 'actual_load' AND f.endpoint = 'day_ahead_load_forecast'
+)
+INSERT INTO entsoe.load_forecast_error_daily AS e (area, day, mae_mw, mape_percent, bias_mw, hours)
+SELECT %(area)s, (hour AT TIME ZONE 'UTC')::date,
+       avg(abs(forecast - actual)),
+       avg(abs(forecast - actual) / nullif(actual, 0)) * 100,
+       avg(forecast - actual),
+       count(*)
+FROM paired
+GROUP BY 2
+ON CONFLICT (area, day) DO UPDATE SET
+    mae_mw = excluded.mae_mw, mape_percent = excluded.mape_percent, bias_mw = excluded.bias_mw,
+    hours = excluded.hours, computed_at = now()
+"""
+
+_TOTAL_LOAD = """
+WITH hourly AS (
+    SELECT area, date_bin('1 hour', time, TIMESTAMPTZ '2000-01-01') AS hour, avg(value) AS mw
+    FROM entsoe.observations
+    WHERE endpoint = 'actual_load' AND variant = '' AND area = ANY(%(areas)s)
+      AND time >= %(start)s AND time < %(end)s
+    GROUP BY area, hour
+)
+INSERT INTO entsoe.total_load_hourly AS t (hour, load_mw, areas, area_codes)
+SELECT hour, sum(mw), count(*), array_agg(area ORDER BY area)
+FROM hourly
+GROUP BY hour
+ON CONFLICT (hour) DO UPDATE SET
+    load_mw = excluded.load_mw, areas = excluded.areas, area_codes = excluded.area_codes, computed_at = now()
+"""
+
+
+@dataclass(frozen=True)
+class DerivedRows:
+    rows: int
+    summary: dict[str, float | None]
+
+
+def ensure_derived_tables(dsn: str) -> None:
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(_DDL)
+
+
+def refresh_forecast_error(dsn: str, area: str, start: datetime, end: datetime) -> DerivedRows:
+    """Recompute the forecast error of ``area`` (EIC) for the UTC days in [start, end)."""
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "DELETE FROM entsoe.load_forecast_error_daily WHERE area = %s AND day >= %s::date AND day < %s::date",
+            (area, start, end),
+        )
+        cur.execute(_FORECAST_ERROR, {"area": area, "start": start, "end": end})
+        rows = cur.rowcount
+        cur.execute(
+            "SELECT avg(mae_mw), avg(mape_percent), avg(bias_mw) FROM entsoe.load_forecast_error_daily "
+            "WHERE area = %s AND day >= %s::date AND day < %s::date",
+            (area, start, end),
+        )
+        mae, mape, bias = cur.fetchone() or (None, None, None)
+    return DerivedRows(rows, {"mae_mw": mae, "mape_percent": mape, "bias_mw": bias})
+
+
+def refresh_total_load(dsn: str, areas: Sequence[str], start: datetime, end: datetime) -> DerivedRows:
+    """Recompute the hourly total load over ``areas`` (EICs) for [start, end)."""
+    with connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("DELETE FROM entsoe.total_load_hourly WHERE hour >= %s AND hour < %s", (start, end))
+        cur.execute(_TOTAL_LOAD, {"areas": list(areas), "start": start, "end": end})
+        rows = cur.rowcount
+        cur.execute(
+            "SELECT max(load_mw), avg(load_mw), min(areas) FROM entsoe.total_load_hourly "
+            "WHERE hour >= %s AND hour < %s",
+            (start, end),
+        )
+        peak, mean, min_areas = cur.fetchone() or (None, None, None)
+    return DerivedRows(rows, {"peak_mw": peak, "mean_mw": mean, "min_areas": min_areas})
