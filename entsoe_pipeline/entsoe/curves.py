@@ -1,0 +1,56 @@
+"""Decoding the Points of one Period into a curve: which positions hold which value.
+
+curveType A01 ("sequential fixed size blocks"): one Point per position; an absent position is a gap.
+curveType A03 ("variable sized blocks"): a Point only where the value changes; each value holds
+until the next Point, the last one until the Period end. Filling never crosses Periods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FIXED_BLOCKS = "A01"
+VARIABLE_BLOCKS = "A03"
+CURVE_TYPES = (FIXED_BLOCKS, VARIABLE_BLOCKS)
+
+
+class CurveError(ValueError):
+    """Points that do not fit their Period."""
+
+
+@dataclass(frozen=True)
+class Curve:
+    positions: np.ndarray  # int64, 1-based, strictly increasing
+    values: np.ndarray  # float64, same length
+    duplicates: int  # Points dropped because a later Point had the same position
+
+
+def decode_curve(positions: np.ndarray, values: np.ndarray, count: int, curve_type: str) -> Curve:
+    """The positions 1..``count`` that carry a value, in order, with their values.
+
+    Points are sorted by position (hand-edited files have them out of order); of two Points with
+    the same position the later one in document order wins. Positions outside 1..count raise.
+    """
+    if curve_type not in CURVE_TYPES:
+        raise CurveError(f"curveType {curve_type!r} is not supported (known: {', '.join(CURVE_TYPES)})")
+    if positions.size:
+        low, high = int(positions.min()), int(positions.max())
+        if low < 1 or high > count:
+            bad = low if low < 1 else high
+            raise CurveError(f"Point position {bad} lies outside the Period's positions 1..{count}")
+    duplicates = 0
+    if positions.size > 1 and not bool(np.all(positions[1:] > positions[:-1])):
+        order = np.argsort(positions, kind="stable")
+        positions, values = positions[order], values[order]
+        keep = np.append(positions[1:] != positions[:-1], True)  # last of equal positions
+        duplicates = int(positions.size - np.count_nonzero(keep))
+        if duplicates:
+            positions, values = positions[keep], values[keep]
+    if curve_type == VARIABLE_BLOCKS and positions.size:
+        lengths = np.diff(np.append(positions, count + 1))
+        values = np.repeat(values, lengths)
+        # Positions before the first Point stay empty: there is no earlier value to repeat.
+        positions = np.arange(positions[0], count + 1, dtype=np.int64)
+    return Curve(positions, values, duplicates)

@@ -1,0 +1,174 @@
+"""ISO 8601 resolutions of ENTSO-E Periods and the start time of each position in a Period.
+
+Sub-daily resolutions (PT15M, PT30M, PT60M, PT1M) are exact durations: positions are computed in
+UTC. Calendar resolutions (P1D, P7D, P1M, P1Y) are steps of the area's *local* calendar (days start
+at local midnight, 22:00Z or 23:00Z for CET), so they are stepped in local time and converted to
+UTC: the P7D week across the October DST change lasts 169 h
+(fixture load_monthahead_A65-A32_CZ_2016_P7D_pj.xml).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+# A Period longer than this many positions is refused: a year of PT1M has 527 040, and a forged
+# interval must not make the parser allocate billions of timestamps.
+MAX_PERIOD_POSITIONS = 1 << 20
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NS_PER_SECOND = 1_000_000_000
+
+_DURATION = re.compile(
+    r"P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?"
+)
+
+
+class DurationError(ValueError):
+    """A resolution or Period interval the parser cannot turn into positions."""
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """An ISO 8601 duration split into calendar months, calendar days and exact seconds."""
+
+    months: int
+    days: int
+    seconds: int
+
+    @property
+    def is_calendar(self) -> bool:
+        return bool(self.months or self.days)
+
+    @property
+    def normalised(self) -> str:
+        """One spelling per duration: PT1H -> PT60M, P1W -> P7D, P12M -> P1Y."""
+        if self.months:
+            return f"P{self.months // 12}Y" if self.months % 12 == 0 else f"P{self.months}M"
+        if self.days:
+            return f"P{self.days}D"
+        if self.seconds % 60 == 0:
+            return f"PT{self.seconds // 60}M"
+        return f"PT{self.seconds}S"
+
+
+def parse_resolution(text: str) -> Resolution:
+    """Parse an ISO 8601 duration as ENTSO-E writes it (PT15M, PT60M, P1D, P7D, P1M, P1Y, ...)."""
+    match = _DURATION.fullmatch(text.strip())
+    if match is None or text.strip() in ("P", "PT") or text.strip().endswith("T"):
+        raise DurationError(f"resolution {text!r} is not an ISO 8601 duration")
+    part = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
+    months = 12 * part["years"] + part["months"]
+    days = 7 * part["weeks"] + part["days"]
+    seconds = 3600 * part["hours"] + 60 * part["minutes"] + part["seconds"]
+    if not (months or days or seconds):
+        raise DurationError(f"resolution {text!r} is zero")
+    if (months or days) and seconds:
+        # No ENTSO-E item mixes calendar and clock units; refusing keeps the local-time rule simple.
+        raise DurationError(f"resolution {text!r} mixes calendar and clock units")
+    return Resolution(months, days, seconds)
+
+
+def parse_utc(text: str) -> datetime:
+    """A Period boundary such as 2025-10-21T12:00Z (ENTSO-E times are always UTC)."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise DurationError(f"time {text!r} is not an ISO 8601 date-time") from None
+    if value.tzinfo is None:  # the API documents every time as UTC; a bare time is read as such
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def to_ns(value: datetime) -> int:
+    """Nanoseconds since the Unix epoch, exactly (no float rounding)."""
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * _NS_PER_SECOND + delta.microseconds * 1000
+
+
+@dataclass(frozen=True)
+class PeriodGrid:
+    """The N positions of one Period: position p starts at ``starts_ns[p - 1]``."""
+
+    count: int
+    start_ns: int
+    step_ns: int  # 0 for calendar resolutions, whose steps vary in length
+    boundaries_ns: np.ndarray | None  # calendar resolutions: N + 1 boundaries, the last = Period end
+
+    def starts(self, positions: np.ndarray) -> np.ndarray:
+        """Start (ns since epoch, UTC) of each 1-based position; positions must lie in 1..N."""
+        if self.boundaries_ns is None:
+            return self.start_ns + (positions - 1) * self.step_ns
+        return self.boundaries_ns[positions - 1]
+
+
+def period_grid(start: datetime, end: datetime, resolution: Resolution, tz: ZoneInfo) -> PeriodGrid:
+    """Positions of a Period [start, end) at ``resolution``; ``tz`` is the area's zone.
+
+    Raises DurationError when the interval is not a whole number of steps (the Nth step must end
+    exactly at the Period end) or would hold more than MAX_PERIOD_POSITIONS positions.
+    """
+    if end <= start:
+        raise DurationError(
+            f"Period end {end:%Y-%m-%dT%H:%MZ} is not after its start {start:%Y-%m-%dT%H:%MZ}"
+        )
+    start_ns, end_ns = to_ns(start), to_ns(end)
+    if not resolution.is_calendar:
+        step_ns = resolution.seconds * _NS_PER_SECOND
+        count, rest = divmod(end_ns - start_ns, step_ns)
+        if rest:
+            raise DurationError(
+                f"Period {start:%Y-%m-%dT%H:%MZ}/{end:%Y-%m-%dT%H:%MZ} is not a whole number of "
+                f"{resolution.normalised} steps"
+            )
+        _check_count(count, start, end, resolution)
+        return PeriodGrid(count, start_ns, step_ns, None)
+    boundaries = _calendar_boundaries(start, end, resolution, tz)
+    return PeriodGrid(len(boundaries) - 1, start_ns, 0, np.array([to_ns(b) for b in boundaries], np.int64))
+
+
+def _calendar_boundaries(
+    start: datetime, end: datetime, resolution: Resolution, tz: ZoneInfo
+) -> list[datetime]:
+    # Step k is computed from the start (not from step k-1) so that month ends do not drift.
+    wall_start = start.astimezone(tz).replace(tzinfo=None)
+    # Bound the number of steps before looping, so a forged interval fails fast. A local step is
+    # at most an hour shorter than its nominal length (DST); two hours of slack are plenty.
+    shortest_step = timedelta(days=28 * resolution.months + resolution.days) - timedelta(hours=2)
+    _check_count((end - start) // shortest_step, start, end, resolution)
+    boundaries = [start]
+    k = 0
+    while boundaries[-1] < end:
+        k += 1
+        wall = _add_months(wall_start, k * resolution.months) + timedelta(days=k * resolution.days)
+        boundaries.append(wall.replace(tzinfo=tz).astimezone(UTC))
+    if boundaries[-1] != end:
+        raise DurationError(
+            f"Period {start:%Y-%m-%dT%H:%MZ}/{end:%Y-%m-%dT%H:%MZ} is not a whole number of "
+            f"{resolution.normalised} steps in local time {tz.key} (step {k} ends "
+            f"{boundaries[-1]:%Y-%m-%dT%H:%MZ})"
+        )
+    return boundaries
+
+
+def _add_months(wall: datetime, months: int) -> datetime:
+    if not months:
+        return wall
+    index = wall.month - 1 + months
+    year, month = wall.year + index // 12, index % 12 + 1
+    day = min(wall.day, calendar.monthrange(year, month)[1])
+    return wall.replace(year=year, month=month, day=day)
+
+
+def _check_count(count: int, start: datetime, end: datetime, resolution: Resolution) -> None:
+    if count > MAX_PERIOD_POSITIONS:
+        raise DurationError(
+            f"Period {start:%Y-%m-%dT%H:%MZ}/{end:%Y-%m-%dT%H:%MZ} at {resolution.normalised} has "
+            f"{count} positions, more than the {MAX_PERIOD_POSITIONS} allowed"
+        )

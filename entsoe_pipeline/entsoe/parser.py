@@ -1,0 +1,374 @@
+"""ENTSO-E response body -> one row per point (see point_frame for the columns).
+
+Reads GL_MarketDocument (load, generation, forecasts) and Publication_MarketDocument (prices),
+raises the typed error of an Acknowledgement_MarketDocument, and concatenates the documents of a
+ZIP body. Elements are found by local name whatever the namespace version (A44 7:0 and 7:3 both
+occur). Points are read per Period with compiled XPath into lists of strings that numpy converts in
+bulk: no Python object per Point beyond its two strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from lxml import etree
+
+from entsoe_pipeline import catalog
+
+from . import acknowledgement
+from .curves import FIXED_BLOCKS, CurveError, decode_curve
+from .durations import DurationError, PeriodGrid, Resolution, parse_resolution, parse_utc, period_grid
+from .errors import MalformedDocument
+from .point_frame import PointFrameBuilder, SeriesKey
+from .xml_safety import MAX_DOCUMENT_BYTES, is_zip, parse_xml, unzip_members
+
+GL_ROOT = "GL_MarketDocument"
+PUBLICATION_ROOT = "Publication_MarketDocument"
+DATA_ROOTS = (GL_ROOT, PUBLICATION_ROOT)
+
+# In generation documents inBiddingZone_Domain carries generation and outBiddingZone_Domain
+# consumption (pumping, storage charging; fixture gen_actual_A75-A16_CZ_20160101_PT60M_pj.xml has
+# both for B10). In load documents (A65, A70) outBiddingZone_Domain is the normal direction.
+GENERATION_DOCUMENT_TYPES = frozenset({"A68", "A69", "A71", "A72", "A73", "A74", "A75"})
+CONSUMPTION = "consumption"
+
+# Day boundaries of an area missing from the catalogue: CET is the most common zone, and EU zones
+# change DST at the same instant, so their local midnights keep a fixed offset from Brussels'.
+FALLBACK_TZ = ZoneInfo("Europe/Brussels")
+_UTC_TZ = ZoneInfo("UTC")
+
+_DEFAULT_CONTRACT = "A01"  # day-ahead; A07 = intraday auctions (ES IDA1/2/3)
+_DEFAULT_SEQUENCE = "1"  # DE_LU/AT: 1 = SDAC, 2 = EXAA
+
+
+def parse_document(
+    content: bytes, *, source: str | None = None, max_bytes: int = MAX_DOCUMENT_BYTES
+) -> pd.DataFrame:
+    """Parse an ENTSO-E API response body into one row per point.
+
+    ``source`` describes the request (without its token) for error messages, e.g.
+    "actual_load FR 2024-01-01T00:00Z/2024-01-02T00:00Z". Bodies (or inflated ZIP members) larger
+    than ``max_bytes`` are refused.
+
+    Raises NoMatchingData, SpanTooLong or InvalidRequest for an Acknowledgement_MarketDocument and
+    MalformedDocument for anything unreadable. ``DataFrame.attrs`` holds document_type,
+    process_type, namespace, created, root, time_interval and duplicates (values dropped because a
+    later one had the same series key and time).
+    """
+    where = source or "ENTSO-E response"
+    content = bytes(content) if not isinstance(content, bytes) else content
+    builder = PointFrameBuilder()
+    if is_zip(content):
+        attrs = _parse_zip(content, where, max_bytes, builder)
+    else:
+        root = parse_xml(content, where, max_bytes)
+        if _local_name(root.tag) == acknowledgement.ROOT:
+            raise acknowledgement.acknowledgement_error(root, where)
+        attrs = _parse_data_document(root, where, builder)
+    frame = builder.build()
+    frame.attrs.update(attrs)
+    frame.attrs["duplicates"] = builder.duplicates
+    return frame
+
+
+def _parse_zip(content: bytes, where: str, max_bytes: int, builder: PointFrameBuilder) -> dict[str, object]:
+    """Concatenate every document of a ZIP body; an Acknowledgement member counts as no data."""
+    attrs: dict[str, object] = {}
+    members = unzip_members(content, where, max_bytes)
+    acknowledged = 0
+    for name, data in members:
+        member_where = f"{where} (ZIP member {name})"
+        root = parse_xml(data, member_where, max_bytes)
+        if _local_name(root.tag) == acknowledgement.ROOT:
+            acknowledged += 1
+            continue
+        member_attrs = _parse_data_document(root, member_where, builder)
+        attrs = attrs or member_attrs  # the header of the first data document describes the frame
+    if not attrs:
+        attrs = {
+            k: "" for k in ("document_type", "process_type", "namespace", "created", "root", "time_interval")
+        }
+    attrs["zip_members"] = len(members)
+    attrs["acknowledged_members"] = acknowledged
+    return attrs
+
+
+@dataclass
+class _Document:
+    """What the TimeSeries of one document share."""
+
+    where: str
+    namespace: str
+    root: str
+    header: dict[str, str]
+    series: list[etree._Element] = field(default_factory=list)
+    time_interval: str = ""
+
+    @property
+    def document_type(self) -> str:
+        return self.header.get("type", "")
+
+
+def _parse_data_document(root: etree._Element, where: str, builder: PointFrameBuilder) -> dict[str, object]:
+    document = _read_header(root, where)
+    mrid = document.header.get("mRID", "")
+    revision = _revision(document.header.get("revisionNumber", ""), where)
+    paths = _paths(document.namespace)
+    for series in document.series:
+        _parse_series(series, document, paths, builder, mrid, revision)
+    return {
+        "document_type": document.document_type,
+        "process_type": document.header.get("process.processType", ""),
+        "namespace": document.namespace,
+        "created": document.header.get("createdDateTime", ""),
+        "root": document.root,
+        "time_interval": document.time_interval,
+    }
+
+
+def _read_header(root: etree._Element, where: str) -> _Document:
+    namespace, root_name = _split_tag(root.tag)
+    if root_name not in DATA_ROOTS:
+        known = ", ".join((*DATA_ROOTS, acknowledgement.ROOT))
+        raise MalformedDocument(
+            f"{where}: unsupported document root {root_name!r} (namespace {namespace!r}); "
+            f"the parser reads {known}"
+        )
+    document = _Document(where, namespace, root_name, {})
+    for child in root:
+        name = _local_name(child.tag)
+        if name == "TimeSeries":
+            document.series.append(child)
+        elif name.endswith("timeInterval"):  # time_Period.timeInterval (GL), period.timeInterval (A44)
+            document.time_interval = "/".join(_text(c) for c in child.iterchildren("{*}start", "{*}end"))
+        elif name and name not in document.header:
+            document.header[name] = _text(child)
+    return document
+
+
+def _parse_series(
+    series: etree._Element,
+    document: _Document,
+    paths: _PointPaths,
+    builder: PointFrameBuilder,
+    mrid: str,
+    revision: int,
+) -> None:
+    fields: dict[str, str] = {}
+    periods: list[etree._Element] = []
+    for child in series:
+        name = _local_name(child.tag)
+        if name == "Period":
+            periods.append(child)
+        elif name == "MktPSRType":
+            psr = child.find("{*}psrType")
+            fields["psrType"] = _text(psr) if psr is not None else ""
+        elif name:
+            fields.setdefault(name, _text(child))
+    where = f"{document.where}: TimeSeries {fields.get('mRID', '?')} (line {series.sourceline})"
+    key = _series_key(fields, document, where)
+    series_id = builder.series_id(key, mrid, revision)
+    curve_type = fields.get("curveType") or FIXED_BLOCKS  # old documents may omit it; A01 was the rule
+    tz = _area_tz(key.area)
+    for period in periods:
+        _parse_period(
+            period, paths, builder, series_id, curve_type, tz, f"{where} Period (line {period.sourceline})"
+        )
+
+
+def _series_key(fields: dict[str, str], document: _Document, where: str) -> SeriesKey:
+    variant: list[str] = []
+    if document.root == PUBLICATION_ROOT:
+        area = fields.get("in_Domain.mRID") or fields.get("out_Domain.mRID", "")
+        contract = fields.get("contract_MarketAgreement.type", "")
+        if contract and contract != _DEFAULT_CONTRACT:
+            variant.append(f"contract={contract}")
+        sequence = fields.get("classificationSequence_AttributeInstanceComponent.position", "")
+        if sequence and sequence != _DEFAULT_SEQUENCE:
+            variant.append(f"sequence={sequence}")
+        out_area = fields.get("out_Domain.mRID", "")
+        if out_area and out_area != area:  # flows and capacities: the direction is part of the series
+            variant.append(f"out={out_area}")
+        currency = fields.get("currency_Unit.name", "")
+        price_unit = fields.get("price_Measure_Unit.name", "")
+        unit = f"{currency}/{price_unit}" if currency else fields.get("quantity_Measure_Unit.name", "")
+    else:
+        generation = document.document_type in GENERATION_DOCUMENT_TYPES
+        inbound = fields.get("inBiddingZone_Domain.mRID", "")
+        outbound = fields.get("outBiddingZone_Domain.mRID", "")
+        if generation and not inbound and outbound:
+            variant.append(CONSUMPTION)
+        area = (inbound or outbound) if generation else (outbound or inbound)
+        unit = fields.get("quantity_Measure_Unit.name", "")
+        resource = fields.get("registeredResource.mRID", "")
+        if resource:  # per-unit items (A73): one series per production unit
+            variant.append(f"resource={resource}")
+    if not area:
+        raise MalformedDocument(f"{where}: no bidding zone or domain mRID")
+    return SeriesKey(fields.get("businessType", ""), fields.get("psrType", ""), ",".join(variant), area, unit)
+
+
+def _parse_period(
+    period: etree._Element,
+    paths: _PointPaths,
+    builder: PointFrameBuilder,
+    series_id: int,
+    curve_type: str,
+    tz: ZoneInfo | None,
+    where: str,
+) -> None:
+    start_text = end_text = resolution_text = ""
+    interval = period.find(paths.time_interval)
+    if interval is not None:
+        start_text, end_text = _text(interval.find(paths.start)), _text(interval.find(paths.end))
+    resolution_text = _text(period.find(paths.resolution))
+    if not (start_text and end_text and resolution_text):
+        raise MalformedDocument(f"{where}: timeInterval start/end or resolution missing")
+    try:
+        resolution = parse_resolution(resolution_text)
+        grid = _grid(parse_utc(start_text), parse_utc(end_text), resolution, tz)
+    except DurationError as exc:
+        raise MalformedDocument(f"{where}: {exc}") from None
+    positions, values = _read_points(period, paths, where)
+    try:
+        curve = decode_curve(positions, values, grid.count, curve_type)
+    except CurveError as exc:
+        raise MalformedDocument(f"{where}: {exc}") from None
+    builder.duplicates += curve.duplicates
+    builder.add(series_id, resolution.normalised, grid.starts(curve.positions), curve.values)
+
+
+def _grid(start: datetime, end: datetime, resolution: Resolution, tz: ZoneInfo | None) -> PeriodGrid:
+    if tz is not None:
+        return period_grid(start, end, resolution, tz)
+    # Area not in the catalogue: try CET day boundaries, then UTC ones.
+    try:
+        return period_grid(start, end, resolution, FALLBACK_TZ)
+    except DurationError:
+        if not resolution.is_calendar:
+            raise
+        return period_grid(start, end, resolution, _UTC_TZ)
+
+
+def _read_points(period: etree._Element, paths: _PointPaths, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (int64) and values (float64) of the Period's Points, in document order."""
+    count = int(paths.count(period))
+    position_texts = paths.positions(period)
+    value_texts = paths.quantities(period)
+    if len(value_texts) != count:
+        value_texts = paths.prices(period)
+    if not (len(position_texts) == len(value_texts) == count):
+        _raise_for_bad_point(period, where)
+    try:
+        positions = np.array(position_texts, dtype=np.int64)
+    except (ValueError, OverflowError):
+        raise MalformedDocument(
+            f"{where}: {_first_bad(position_texts, int)!r} is not a Point position"
+        ) from None
+    try:
+        values = np.array(value_texts, dtype=np.float64)
+    except ValueError:
+        raise MalformedDocument(f"{where}: {_first_bad(value_texts, float)!r} is not a Point value") from None
+    return positions, values
+
+
+def _raise_for_bad_point(period: etree._Element, where: str) -> None:
+    for point in period.iterchildren("{*}Point"):
+        children = [_local_name(c.tag) for c in point if _text(c)]
+        if children.count("position") != 1:
+            raise MalformedDocument(f"{where}: Point at line {point.sourceline} needs exactly one position")
+        if children.count("quantity") + children.count("price.amount") != 1:
+            raise MalformedDocument(f"{where}: Point at line {point.sourceline} needs exactly one value")
+    raise MalformedDocument(
+        f"{where}: Points unreadable: each needs one position and one value, as plain text"
+    )
+
+
+def _first_bad(texts: list[str], convert: type) -> str:
+    for text in texts:
+        try:
+            convert(text)
+        except (ValueError, OverflowError):
+            return text
+    return "?"
+
+
+@dataclass(frozen=True)
+class _PointPaths:
+    """Compiled lookups for one namespace (documents are parsed by local name)."""
+
+    time_interval: str
+    start: str
+    end: str
+    resolution: str
+    count: etree.XPath
+    positions: etree.XPath
+    quantities: etree.XPath
+    prices: etree.XPath
+
+
+@lru_cache(maxsize=32)
+def _paths(namespace: str) -> _PointPaths:
+    # XPath with a namespace prefix runs in libxml2 and returns plain strings (smart_strings=False),
+    # much faster than walking Point elements from Python.
+    prefix = "n:" if namespace else ""
+    spaces = {"n": namespace} if namespace else None
+
+    def xpath(expression: str) -> etree.XPath:
+        return etree.XPath(expression.replace("n:", prefix), namespaces=spaces, smart_strings=False)
+
+    def tag(name: str) -> str:
+        return f"{{{namespace}}}{name}" if namespace else name
+
+    return _PointPaths(
+        time_interval=tag("timeInterval"),
+        start=tag("start"),
+        end=tag("end"),
+        resolution=tag("resolution"),
+        count=xpath("count(n:Point)"),
+        positions=xpath("n:Point/n:position/text()"),
+        quantities=xpath("n:Point/n:quantity/text()"),
+        prices=xpath("n:Point/n:price.amount/text()"),
+    )
+
+
+@lru_cache(maxsize=256)
+def _area_tz(eic: str) -> ZoneInfo | None:
+    """The area's zone for calendar resolutions; None when the EIC is not in the catalogue."""
+    try:
+        return ZoneInfo(catalog.area(eic).tz)
+    except KeyError:
+        return None
+
+
+def _revision(text: str, where: str) -> int:
+    if not text:
+        return 1
+    try:
+        return int(text)
+    except ValueError:
+        raise MalformedDocument(f"{where}: revisionNumber {text!r} is not an integer") from None
+
+
+def _split_tag(tag: object) -> tuple[str, str]:
+    if not isinstance(tag, str):  # comments and processing instructions
+        return "", ""
+    if tag.startswith("{"):
+        namespace, _, name = tag[1:].partition("}")
+        return namespace, name
+    return "", tag
+
+
+def _local_name(tag: object) -> str:
+    return _split_tag(tag)[1]
+
+
+def _text(element: etree._Element | None) -> str:
+    if element is None or element.text is None:
+        return ""
+    return element.text.strip()
