@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -100,7 +100,13 @@ def _due_before(target: _Target, now: datetime) -> datetime:
     return expected_until(target.endpoint, now)
 
 
-def build_gap_sensor(settings: Settings, keys: Sequence[dg.AssetKey]) -> dg.SensorDefinition:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_gap_sensor(
+    settings: Settings, keys: Sequence[dg.AssetKey], clock: Callable[[], datetime] = _utc_now
+) -> dg.SensorDefinition:
     targets = [
         _Target(e, a, observation_key(e, a), partitions_for(e, settings.history_start))
         for e in settings.endpoints
@@ -119,7 +125,7 @@ def build_gap_sensor(settings: Settings, keys: Sequence[dg.AssetKey]) -> dg.Sens
         "launches backfills (large gaps) or runs (small gaps) for them.",
     )
     def gap_sensor(context: dg.SensorEvaluationContext, timescale: TimescaleResource) -> dg.SensorResult:
-        now = datetime.now(UTC)
+        now = clock()
         cursor = GapCursor.parse(context.cursor)
         requests: list[dg.RunRequest] = []
         skipped_empty = 0

@@ -1,0 +1,117 @@
+"""The automation condition, evaluated tick by tick at controlled times."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+
+import dagster as dg
+from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
+from dagster._core.execution.backfill import PartitionBackfill
+from dagster._core.utils import make_new_backfill_id
+
+from entsoe_pipeline import catalog
+from entsoe_pipeline.defs import Settings, build_defs
+from entsoe_pipeline.defs.partitions import partitions_for
+
+SETTINGS = Settings(
+    areas=(catalog.area("FR"),),
+    endpoints=(catalog.endpoint("actual_load"),),
+    history_start=date(2026, 10, 1),
+)
+KEY = dg.AssetKey(["entsoe", "actual_load", "fr"])
+PARTITIONS = partitions_for(catalog.endpoint("actual_load"), SETTINGS.history_start)
+
+
+def _at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+
+def _defs() -> dg.Definitions:
+    return build_defs(SETTINGS, resources={})
+
+
+def _materialized(instance: dg.DagsterInstance, partitions) -> None:
+    for p in partitions:
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=KEY, partition=p))
+
+
+def _requested(result) -> list[str]:
+    return sorted(result.get_requested_partitions(KEY))
+
+
+def test_first_tick_fills_the_lookback_only_not_the_whole_history():
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.evaluate_automation_conditions(defs=_defs(), instance=instance, evaluation_time=_at(29, 9))
+    assert _requested(result) == [f"2026-11-{d}" for d in range(23, 30)]
+
+
+def test_nothing_is_requested_again_once_the_partitions_exist():
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _defs()
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=_at(29, 9))
+    _materialized(instance, _requested(first))
+    second = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=first.cursor, evaluation_time=_at(29, 9, 1)
+    )
+    assert _requested(second) == []
+
+
+def test_a_new_day_is_requested_when_it_appears():
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _defs()
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=_at(28, 23, 50))
+    _materialized(instance, _requested(first))
+    second = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=first.cursor, evaluation_time=_at(29, 0, 1)
+    )
+    assert _requested(second) == ["2026-11-29"]
+
+
+def test_partitions_in_a_running_backfill_are_not_requested():
+    instance = dg.DagsterInstance.ephemeral()
+    subset = PARTITIONS.empty_subset().with_partition_key_range(
+        PARTITIONS, dg.PartitionKeyRange("2026-11-23", "2026-11-29")
+    )
+    instance.add_backfill(
+        PartitionBackfill.from_asset_graph_subset(
+            backfill_id=make_new_backfill_id(),
+            backfill_timestamp=time.time(),
+            tags={},
+            dynamic_partitions_store=instance,
+            asset_graph_subset=AssetGraphSubset(partitions_subsets_by_asset_key={KEY: subset}),
+            title=None,
+            description=None,
+            run_config=None,
+        )
+    )
+    result = dg.evaluate_automation_conditions(defs=_defs(), instance=instance, evaluation_time=_at(29, 9))
+    assert _requested(result) == []
+
+
+def test_stale_latest_partition_is_re_requested_on_the_rate_limiting_tick_only():
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _defs()
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=_at(29, 9))
+    _materialized(instance, _requested(first))
+    instance.report_runless_asset_event(
+        FreshnessStateChange(
+            key=KEY,
+            new_state=FreshnessState.FAIL,
+            previous_state=FreshnessState.PASS,
+            state_change_timestamp=_at(29, 9, 2).timestamp(),
+        )
+    )
+    before_tick = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=first.cursor, evaluation_time=_at(29, 9, 5)
+    )
+    assert _requested(before_tick) == []
+    on_tick = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=before_tick.cursor, evaluation_time=_at(29, 9, 16)
+    )
+    assert _requested(on_tick) == ["2026-11-29"]
+    right_after = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=on_tick.cursor, evaluation_time=_at(29, 9, 17)
+    )
+    assert _requested(right_after) == []

@@ -1,0 +1,108 @@
+"""The definitions the code location exposes, built from the catalogue and settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from entsoe_pipeline import catalog
+from entsoe_pipeline.defs import Settings, build_defs
+from entsoe_pipeline.defs.partitions import partitions_for
+
+REPO = Path(__file__).resolve().parents[2]
+LOAD_KEYS = {
+    f"entsoe/{e}/{a}"
+    for e in catalog.LOAD_ENDPOINTS
+    for a in ("de_lu", "fr", "nl")
+}
+
+
+def _defs(settings: Settings | None = None) -> dg.Definitions:
+    return build_defs(settings or Settings(), resources={})
+
+
+def _asset_specs(defs: dg.Definitions) -> dict[str, dg.AssetSpec]:
+    graph = defs.resolve_asset_graph()
+    return {k.to_user_string(): graph.get(k) for k in graph.get_all_asset_keys()}
+
+
+def test_default_definitions_have_one_asset_per_load_endpoint_and_area_plus_sources_and_derived():
+    keys = set(_asset_specs(_defs()))
+    assert LOAD_KEYS <= keys
+    assert {f"entsoe_api/{e}" for e in catalog.LOAD_ENDPOINTS} <= keys
+    assert {"derived/load_forecast_error/de_lu", "derived/load_forecast_error/fr", "derived/total_load"} <= keys
+    assert len(keys) == 18 + 6 + 3 + 1
+
+
+def test_observation_assets_carry_kind_group_owner_tags_and_pool():
+    graph = _defs().resolve_asset_graph()
+    node = graph.get(dg.AssetKey(["entsoe", "actual_load", "de_lu"]))
+    assert node.kinds == {"timescaledb"}
+    assert node.group_name == "actual_load"
+    assert node.owners == ["team:energy-data"]
+    assert node.tags["area"] == "DE_LU" and node.tags["endpoint"] == "actual_load"
+    assert node.pools == {"entsoe_api"}
+    assert node.freshness_policy is not None
+    assert node.automation_condition is not None
+    assert dg.AssetKey(["entsoe_api", "actual_load"]) in node.parent_keys
+
+
+def test_partitions_follow_the_endpoint_granularity_in_utc_with_the_current_partition_present():
+    for name, last_key in [
+        ("actual_load", "2026-11-29"),
+        ("day_ahead_load_forecast", "2026-11-30"),  # tomorrow's forecast is published today
+        ("week_ahead_load_forecast", "2026-12-07"),
+        ("month_ahead_load_forecast", "2027-01-01"),
+        ("year_ahead_load_forecast", "2027"),
+    ]:
+        pd = partitions_for(catalog.endpoint(name), Settings().history_start)
+        from datetime import UTC, datetime
+
+        keys = pd.get_partition_keys(current_time=datetime(2026, 11, 29, 9, tzinfo=UTC))
+        assert keys[-1] == last_key, name
+        assert pd.timezone == "UTC"
+
+
+def test_backfill_policy_makes_one_run_per_api_request():
+    graph = _defs().resolve_asset_graph()
+    actual = graph.get(dg.AssetKey(["entsoe", "actual_load", "fr"])).backfill_policy
+    weekly = graph.get(dg.AssetKey(["entsoe", "week_ahead_load_forecast", "fr"])).backfill_policy
+    assert actual.max_partitions_per_run == 28  # 28 days = one request
+    assert weekly.max_partitions_per_run == 52  # one year of weeks = one request
+
+
+def test_sensors_and_schedules_are_running_by_default():
+    defs = _defs()
+    sensors = {s.name: s for s in defs.sensors}
+    assert sensors["gap_sensor"].default_status == dg.DefaultSensorStatus.RUNNING
+    assert sensors["entsoe_automation"].default_status == dg.DefaultSensorStatus.RUNNING
+    schedules = {s.name: s for s in defs.schedules}
+    assert set(schedules) == {"refresh_actual", "refresh_forecast", "refresh_margin"}
+    assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
+
+
+def test_any_catalogue_subset_can_be_enabled():
+    settings = Settings(
+        areas=(catalog.area("BE"), catalog.area("DK1")),
+        endpoints=(catalog.endpoint("actual_generation"), catalog.endpoint("day_ahead_prices")),
+    )
+    keys = set(_asset_specs(_defs(settings)))
+    assert {"entsoe/actual_generation/be", "entsoe/day_ahead_prices/dk1"} <= keys
+    assert not any(k.startswith("derived/load_forecast_error") for k in keys)
+
+
+def test_dagster_definitions_validate_accepts_the_code_location():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENTSOE_")}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

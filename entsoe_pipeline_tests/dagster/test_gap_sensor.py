@@ -1,0 +1,102 @@
+"""The gap sensor against a real database with holes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import psycopg2
+
+import dagster as dg
+from entsoe_pipeline import catalog, storage
+from entsoe_pipeline.defs import Settings, build_defs
+from entsoe_pipeline.defs.gap_sensor import GapCursor, build_gap_sensor, contiguous_runs
+from entsoe_pipeline.defs.observations import observation_key
+
+FR = catalog.area("FR")
+ACTUAL = catalog.endpoint("actual_load")
+KEY = observation_key(ACTUAL, FR)
+SETTINGS = Settings(areas=(FR,), endpoints=(ACTUAL,), history_start=date(2025, 7, 1))
+NOW = datetime(2025, 7, 12, 12, tzinfo=UTC)
+
+
+def test_contiguous_runs_split_at_holes_in_partition_order():
+    keys = ["a", "b", "c", "d", "e", "f"]
+    assert contiguous_runs(["e", "a", "b", "d"], keys) == [["a", "b"], ["d", "e"]]
+
+
+def test_cursor_backs_off_and_gives_up_after_the_configured_tries():
+    cursor = GapCursor()
+    assert cursor.may_launch("k", "p", 0, max_tries=3)
+    cursor.record("k", ["p"], 0)
+    assert not cursor.may_launch("k", "p", 1800, max_tries=3)
+    assert cursor.may_launch("k", "p", 3600, max_tries=3)
+    cursor.record("k", ["p"], 3600)
+    assert not cursor.may_launch("k", "p", 3600 + 3600, max_tries=3)
+    assert cursor.may_launch("k", "p", 3600 + 7200, max_tries=3)
+    cursor.record("k", ["p"], 3600 + 7200)
+    assert not cursor.may_launch("k", "p", 10**9, max_tries=3)
+    assert GapCursor.parse(cursor.dumps()) == cursor
+
+
+def _load_history(build_test_defs, instance) -> dg.Definitions:
+    defs = build_test_defs(SETTINGS)
+    result = dg.materialize(
+        [defs.resolve_assets_def(KEY)],
+        resources=defs.resources,
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": "2025-07-01",
+            "dagster/asset_partition_range_end": "2025-07-11",
+        },
+    )
+    assert result.success
+    return defs
+
+
+def _delete(database_url: str, start: str, end: str) -> None:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "DELETE FROM entsoe.observations WHERE endpoint = 'actual_load' AND area = %s "
+            "AND time >= %s AND time < %s",
+            (FR.eic, start, end),
+        )
+
+
+def _tick(defs: dg.Definitions, instance, cursor=None):
+    sensor = build_gap_sensor(SETTINGS, [KEY], clock=lambda: NOW)
+    sensor_defs = dg.Definitions(assets=[defs.resolve_assets_def(KEY)], sensors=[sensor], resources=defs.resources)
+    with dg.build_sensor_context(
+        instance=instance, cursor=cursor, definitions=sensor_defs, resources=defs.resources
+    ) as context:
+        return sensor_defs.resolve_sensor_def("gap_sensor").evaluate_tick(context)
+
+
+def test_gap_sensor_requests_a_backfill_for_a_large_gap_and_runs_for_a_small_one(
+    build_test_defs, database_url
+):
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _load_history(build_test_defs, instance)
+    _delete(database_url, "2025-07-03", "2025-07-06")  # three days: a backfill
+    _delete(database_url, "2025-07-08 10:00", "2025-07-08 12:00")  # two hours: one run
+    result = _tick(defs, instance)
+    backfills = [r for r in result.run_requests if r.requires_backfill_daemon()]
+    runs = [r for r in result.run_requests if not r.requires_backfill_daemon()]
+    assert len(backfills) == 1
+    subset = backfills[0].asset_graph_subset.get_partitions_subset(KEY)
+    assert sorted(subset.get_partition_keys()) == ["2025-07-03", "2025-07-04", "2025-07-05"]
+    assert [(r.asset_selection, r.partition_key) for r in runs] == [([KEY], "2025-07-08")]
+
+    again = _tick(defs, instance, cursor=result.cursor)
+    assert again.run_requests == [] or again.run_requests is None
+
+
+def test_gap_sensor_stops_asking_for_windows_the_api_confirmed_empty(build_test_defs, database_url):
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _load_history(build_test_defs, instance)
+    _delete(database_url, "2025-07-09", "2025-07-10")
+    start, end = datetime(2025, 7, 9, tzinfo=UTC), datetime(2025, 7, 10, tzinfo=UTC)
+    for _ in range(SETTINGS.max_empty_tries):
+        storage.record_empty_window(database_url, "actual_load", FR.eic, start, end)
+    result = _tick(defs, instance)
+    assert all(r.partition_key != "2025-07-09" for r in (result.run_requests or []))
+    assert not any(r.requires_backfill_daemon() for r in (result.run_requests or []))

@@ -1,0 +1,119 @@
+"""Materialize observation assets in-process against the simulator and a real TimescaleDB."""
+
+from __future__ import annotations
+
+import psycopg2
+import pytest
+
+import dagster as dg
+from entsoe_pipeline import catalog
+from entsoe_pipeline.defs import Settings
+from entsoe_pipeline.defs.observations import observation_key
+
+from .conftest import make_resources
+
+ACTUAL = catalog.endpoint("actual_load")
+
+
+def _rows(database_url: str, endpoint: str, area: str, start: str, end: str) -> int:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM entsoe.observations WHERE endpoint = %s AND area = %s "
+            "AND time >= %s AND time < %s",
+            (endpoint, catalog.area(area).eic, start, end),
+        )
+        return cur.fetchone()[0]
+
+
+def _materialize(defs: dg.Definitions, key: dg.AssetKey, **kwargs) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [defs.resolve_assets_def(key)],
+        resources=defs.resources,
+        instance=kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral(),
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(("area", "points"), [("DE_LU", 96), ("FR", 24), ("NL", 96)])
+def test_one_day_of_actual_load_lands_in_timescaledb(build_test_defs, database_url, area, points):
+    defs = build_test_defs()
+    key = observation_key(ACTUAL, catalog.area(area))
+    result = _materialize(defs, key, partition_key="2025-06-02")
+    assert result.success
+    assert _rows(database_url, "actual_load", area, "2025-06-02", "2025-06-03") == points
+    meta = result.asset_materializations_for_node(result.all_node_events[0].node_name)[0].metadata
+    assert meta["dagster/row_count"].value == points
+    assert meta["requests"].value == 1
+    assert meta["resolution"].value == ("PT60M" if area == "FR" else "PT15M")
+
+
+def test_rematerializing_a_partition_leaves_the_row_count_unchanged(build_test_defs, database_url):
+    defs = build_test_defs()
+    key = observation_key(ACTUAL, catalog.area("DE_LU"))
+    _materialize(defs, key, partition_key="2025-06-03")
+    again = _materialize(defs, key, partition_key="2025-06-03")
+    assert _rows(database_url, "actual_load", "DE_LU", "2025-06-03", "2025-06-04") == 96
+    meta = again.asset_materializations_for_node(again.all_node_events[0].node_name)[0].metadata
+    assert meta["rows_inserted"].value == 0
+    assert meta["rows_unchanged"].value == 96
+
+
+def test_a_range_run_fetches_once_and_records_each_partition(build_test_defs, database_url):
+    defs = build_test_defs()
+    key = observation_key(ACTUAL, catalog.area("FR"))
+    result = _materialize(
+        defs,
+        key,
+        tags={
+            "dagster/asset_partition_range_start": "2025-07-01",
+            "dagster/asset_partition_range_end": "2025-07-10",
+        },
+    )
+    assert result.success
+    materializations = result.asset_materializations_for_node(result.all_node_events[0].node_name)
+    assert sorted(m.partition for m in materializations) == [f"2025-07-{d:02d}" for d in range(1, 11)]
+    assert materializations[0].metadata["requests"].value == 1
+    assert _rows(database_url, "actual_load", "FR", "2025-07-01", "2025-07-11") == 240
+
+
+def test_checks_pass_on_a_complete_partition(build_test_defs):
+    defs = build_test_defs()
+    result = _materialize(defs, observation_key(ACTUAL, catalog.area("NL")), partition_key="2025-06-04")
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {"completeness", "plausible_values", "resolution_matches"}
+    assert all(e.passed for e in evaluations.values()), {n: e.description for n, e in evaluations.items()}
+    assert evaluations["completeness"].metadata["expected_points"].value == 96
+
+
+def test_a_window_without_published_data_is_a_success_with_zero_rows(make_simulator, database_url):
+    from datetime import UTC, datetime
+
+    quiet = make_simulator(no_data=((datetime(2025, 8, 1, tzinfo=UTC), datetime(2025, 8, 2, tzinfo=UTC)),))
+    from entsoe_pipeline.defs import build_defs
+
+    defs = build_defs(Settings(), resources=make_resources(quiet.url, database_url))
+    result = _materialize(defs, observation_key(ACTUAL, catalog.area("FR")), partition_key="2025-08-01")
+    assert result.success
+    meta = result.asset_materializations_for_node(result.all_node_events[0].node_name)[0].metadata
+    assert meta["dagster/row_count"].value == 0
+    assert "no data published" in meta["note"].value
+
+
+def test_a_wrong_token_fails_the_run_without_retry_and_without_the_token(make_simulator, database_url):
+    from entsoe_pipeline.defs import build_defs
+
+    sim = make_simulator()
+    secret = "wrong-token-3f9c1d"
+    defs = build_defs(Settings(), resources=make_resources(sim.url, database_url, token=secret))
+    instance = dg.DagsterInstance.ephemeral()
+    result = _materialize(
+        defs, observation_key(ACTUAL, catalog.area("FR")), partition_key="2025-06-05", instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    assert sim.request_count == 1
+    text = "\n".join(str(e.event_specific_data) + (e.message or "") for e in result.all_events)
+    assert "Unauthorized" in text or "token" in text.lower()
+    assert secret not in text
+    logs = instance.all_logs(result.run_id)
+    assert not any(secret in (r.message or "") for r in logs)

@@ -1,0 +1,237 @@
+"""End to end, as a user sees it: `dagster dev` (webserver and daemon) in demo mode against the
+simulator and a real TimescaleDB, driven through the GraphQL API the UI uses.
+
+1. A partition backfill of 60 days for two assets, launched like the UI's "Materialize" dialog
+   (launchPartitionBackfill), finishes with every row in TimescaleDB.
+2. A week of rows three weeks back (older than the automation lookback) is deleted by hand; the
+   gap sensor, on by default, restores exactly those rows without anyone clicking.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+import psycopg2
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+AREAS = {"DE_LU": "10Y1001A1001A82H", "FR": "10YFR-RTE------C"}
+POINTS_PER_DAY = {"DE_LU": 96, "FR": 24}
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
+
+_LAUNCH = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message stack }
+    ... on InvalidSubsetError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+_STATUS = """
+query Status($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill { status numPartitions }
+    ... on PythonError { message }
+  }
+}
+"""
+_LOCATION = """
+query { workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+  locationOrLoadError { __typename ... on PythonError { message } } } } } }
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(what: str, check: Callable[[], object], timeout: float, interval: float = 2.0) -> object:
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as exc:  # the server may not be up yet
+            last_error = exc
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error})")
+
+
+def _create_database(admin_url: str, name: str) -> str:
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')  # name built by this test, not user input
+    conn.close()
+    parsed = urlparse(admin_url)
+    return parsed._replace(path=f"/{name}").geturl()
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture
+def dagster_dev(pg_admin_url, database_url, simulator, tmp_path) -> Iterator[dict]:
+    """`dagster dev` on a free port, its instance storage in a fresh PostgreSQL database."""
+    dagster_db = f"dagster_e2e_{uuid.uuid4().hex[:8]}"
+    dagster_url = _create_database(pg_admin_url, dagster_db)
+    pg = urlparse(dagster_url)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        f"""
+storage:
+  postgres:
+    postgres_db:
+      hostname: {pg.hostname}
+      port: {pg.port}
+      username: {pg.username}
+      password: {pg.password}
+      db_name: {dagster_db}
+      scheme: postgresql+psycopg2
+concurrency:
+  runs:
+    max_concurrent_runs: 4
+  pools:
+    default_limit: 2
+telemetry:
+  enabled: false
+"""
+    )
+    today = datetime.now(UTC).date()
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ENTSOE_")},
+        "DAGSTER_HOME": str(home),
+        "ENTSOE_API_URL": simulator.url,
+        "ENTSOE_DATABASE_URL": database_url,
+        "ENTSOE_AREAS": ",".join(AREAS),
+        "ENTSOE_ENDPOINTS": "actual_load",
+        "ENTSOE_HISTORY_START": (today - timedelta(days=60)).isoformat(),
+        "ENTSOE_GAP_SENSOR_INTERVAL_SECONDS": "30",
+    }
+    log = (tmp_path / "dagster_dev.log").open("w")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
+         "-p", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # signal the whole group: dagster dev's children outlive a plain SIGTERM
+    )
+    url = f"http://127.0.0.1:{port}/graphql"
+    try:
+        _wait_for(
+            "the code location to load",
+            lambda: "LOADED" in str(requests.post(url, json={"query": _LOCATION}, timeout=10).json()),
+            timeout=180,
+        )
+        yield {"url": url, "today": today, "database_url": database_url, "log": tmp_path / "dagster_dev.log"}
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+        _drop_database(pg_admin_url, dagster_db)
+
+
+def _gql(url: str, query: str, variables: dict | None = None) -> dict:
+    response = requests.post(url, json={"query": query, "variables": variables or {}}, timeout=60)
+    response.raise_for_status()
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def _rows(database_url: str, area: str, start: date, end: date) -> list[tuple]:
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT time, value FROM entsoe.observations WHERE endpoint = 'actual_load' AND area = %s "
+            "AND time >= %s AND time < %s ORDER BY time",
+            (AREAS[area], start, end),
+        )
+        return cur.fetchall()
+
+
+def test_ui_backfill_then_gap_sensor_restores_deleted_rows(dagster_dev):
+    url, today, database_url = dagster_dev["url"], dagster_dev["today"], dagster_dev["database_url"]
+    first, last = today - timedelta(days=60), today - timedelta(days=1)
+    launched = _gql(
+        url,
+        _LAUNCH,
+        {
+            "params": {
+                "partitionsByAssets": [
+                    {
+                        "assetKey": {"path": ["entsoe", "actual_load", area.lower()]},
+                        "partitions": {"range": {"start": first.isoformat(), "end": last.isoformat()}},
+                    }
+                    for area in AREAS
+                ],
+                "title": "e2e: 60 days of actual load",
+                "tags": [{"key": "launched_by", "value": "e2e"}],
+            }
+        },
+    )["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    backfill_id = launched["backfillId"]
+
+    def _finished() -> str | None:
+        status = _gql(url, _STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
+        return status if status in {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"} else None
+
+    status = _wait_for("the backfill to finish", _finished, timeout=600, interval=5)
+    assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, (status, dagster_dev["log"].read_text()[-4000:])
+    for area, per_day in POINTS_PER_DAY.items():
+        assert len(_rows(database_url, area, first, today)) == 60 * per_day, area
+
+    # A week three weeks back, older than the automation's 7-day lookback: only the gap sensor sees it.
+    hole_start, hole_end = today - timedelta(days=21), today - timedelta(days=14)
+    before = _rows(database_url, "FR", hole_start, hole_end)
+    assert len(before) == 7 * 24
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "DELETE FROM entsoe.observations WHERE endpoint = 'actual_load' AND area = %s "
+            "AND time >= %s AND time < %s",
+            (AREAS["FR"], hole_start, hole_end),
+        )
+    assert _rows(database_url, "FR", hole_start, hole_end) == []
+
+    restored = _wait_for(
+        "the gap sensor to restore the deleted week",
+        lambda: len(_rows(database_url, "FR", hole_start, hole_end)) == len(before),
+        timeout=600,
+        interval=10,
+    )
+    assert restored
+    assert _rows(database_url, "FR", hole_start, hole_end) == before
+    assert len(_rows(database_url, "FR", first, today)) == 60 * 24

@@ -1,0 +1,72 @@
+from datetime import timedelta
+
+import pytest
+
+from entsoe_pipeline import catalog
+
+
+def test_every_area_is_found_by_name_and_by_eic():
+    for a in catalog.AREAS.values():
+        assert catalog.area(a.name) is a
+        assert catalog.area(a.eic) is a
+        assert catalog.area(a.name.lower()) is a
+
+
+def test_entsoe_py_spellings_of_zone_names_are_accepted():
+    assert catalog.area("DK_1").name == "DK1"
+    assert catalog.area("no-2").name == "NO2"
+    assert catalog.area("SE_4").eic == "10Y1001A1001A47J"
+
+
+def test_unknown_area_lists_close_matches():
+    with pytest.raises(catalog.UnknownName) as err:
+        catalog.area("DE_L")
+    assert "unknown area 'DE_L'" in str(err.value)
+    assert "did you mean DE_LU" in str(err.value)
+
+
+def test_unknown_endpoint_lists_close_matches():
+    with pytest.raises(catalog.UnknownName, match="did you mean actual_load"):
+        catalog.endpoint("actual_lod")
+
+
+def test_default_areas_are_the_three_of_the_first_slice():
+    assert [catalog.area(a).eic for a in catalog.DEFAULT_AREAS] == [
+        "10Y1001A1001A82H",
+        "10YFR-RTE------C",
+        "10YNL----------L",
+    ]
+
+
+def test_load_endpoints_match_the_documented_parameters():
+    expected = {
+        "actual_load": ("A65", "A16"),
+        "day_ahead_load_forecast": ("A65", "A01"),
+        "week_ahead_load_forecast": ("A65", "A31"),
+        "month_ahead_load_forecast": ("A65", "A32"),
+        "year_ahead_load_forecast": ("A65", "A33"),
+        "year_ahead_forecast_margin": ("A70", "A33"),
+    }
+    for name, (doc, proc) in expected.items():
+        params = catalog.endpoint(name).params(catalog.area("FR"))
+        assert params == {"documentType": doc, "processType": proc, "outBiddingZone_Domain": "10YFR-RTE------C"}
+
+
+def test_prices_ask_for_the_zone_as_in_and_out_domain_with_the_day_ahead_contract():
+    params = catalog.endpoint("day_ahead_prices").params(catalog.area("DE_LU"))
+    assert params == {
+        "documentType": "A44",
+        "in_Domain": "10Y1001A1001A82H",
+        "out_Domain": "10Y1001A1001A82H",
+        "contract_MarketAgreement.type": "A01",
+    }
+
+
+def test_spans_stay_within_the_limits_the_api_enforces():
+    for e in catalog.ENDPOINTS.values():
+        assert e.max_span <= timedelta(days=365)
+        if e.granularity is catalog.Granularity.DAILY:
+            # 'P1M' was refused for a 31-day month: daily endpoints ask for at most 28 days.
+            assert e.max_span <= timedelta(days=28)
+        assert e.partitions_per_request >= 1
+        assert e.default_resolution > timedelta(0)
