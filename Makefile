@@ -1,0 +1,41 @@
+# Entry points; the work is done by scripts/*.sh (see DEVELOPERS.md). Every target is idempotent.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.PHONY: help run test setup db-start db-stop db-url psql lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+
+run: ## set up, start PostgreSQL (+ the simulator in demo mode) and dagster dev on :3000
+	@bash scripts/run.sh
+
+test: ## set up, start PostgreSQL, run the whole test suite
+	@bash scripts/with-db.sh .venv/bin/pytest $(PYTEST_ARGS)
+
+setup: ## create .venv and install PostgreSQL + TimescaleDB (each step skipped when done)
+	@bash scripts/setup.sh all
+
+db-start: ## start the project's PostgreSQL cluster (.local/pg)
+	@bash scripts/db.sh start
+
+db-stop: ## stop it
+	@bash scripts/db.sh stop
+
+db-url: ## print the data database URL
+	@bash scripts/db.sh url
+
+psql: ## psql on the data database; make psql SQL='select 1' runs one statement
+	@bash scripts/db.sh psql $(if $(SQL),-c "$(SQL)")
+
+lint: ## ruff check, ruff format --check, mypy
+	@bash scripts/setup.sh venv
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+bench: ## run benchmarks/*.py (with the bench extra and PostgreSQL started)
+	@ENTSOE_PIP_EXTRAS=dev,bench bash scripts/with-db.sh bash scripts/bench.sh
+
+clean: ## stop the cluster and remove .local (database, Dagster home, build files)
+	@if [ -d .local ]; then bash scripts/db.sh stop; fi
+	rm -rf .local

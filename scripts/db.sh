@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# The project's database server:
+#   scripts/db.sh start          start this checkout's cluster (.local/pg), creating it on first use,
+#                                with the role entsoe/entsoe and the databases entsoe and dagster
+#   scripts/db.sh stop           stop it
+#   scripts/db.sh status         say whether it runs (exit code 0 when it does)
+#   scripts/db.sh url            print the data database URL
+#   scripts/db.sh admin-url      print a URL whose role may CREATE DATABASE (used by the tests):
+#                                ENTSOE_TEST_ADMIN_URL, else ENTSOE_DATABASE_URL, else the cluster's
+#   scripts/db.sh psql [ARGS]    psql on the data database
+#   scripts/db.sh create-db NAME create database NAME owned by the application role, if missing
+#   scripts/db.sh dagster-env    print the DAGSTER_PG_* variables for dagster.yaml, one NAME=VALUE a line
+# With ENTSOE_DATABASE_URL set, the server is the user's: start/stop/status only check it.
+#
+# Port: ENTSOE_PG_PORT when set; otherwise 54329, or the next free port when 54329 is taken by
+# something else (another checkout's cluster, say). The port chosen is kept in .local/pg-port and
+# read back by `url`, so the scripts and the tests always agree.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+superuser_psql() {
+    PGOPTIONS='-c client_min_messages=warning' PGPASSWORD=$(cat "$PG_SUPERUSER_PASSWORD_FILE") "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 \
+        -h 127.0.0.1 -p "$(pg_port)" -U postgres "$@"
+}
+
+init_cluster() {
+    say "creating the project's PostgreSQL $(pg_major) cluster in ${PG_DATA#"$REPO_ROOT/"}"
+    mkdir -p "$PG_DIR"
+    if is_root; then
+        id postgres >/dev/null 2>&1 || die "the system user 'postgres' does not exist" \
+            "Install Debian's postgresql package (scripts/setup.sh does), which creates it."
+        chown postgres:postgres "$PG_DIR"
+        allow_traversal postgres "$PG_DIR"
+    fi
+    # The superuser's password lives only in .local; the application role gets its own below.
+    (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=\n' >"$PG_SUPERUSER_PASSWORD_FILE")
+    local pwfile="$PG_DIR/initdb-password"
+    install -m 600 "$PG_SUPERUSER_PASSWORD_FILE" "$pwfile"
+    is_root && chown postgres:postgres "$pwfile"
+    as_pg_user "$(pg_bin)/initdb" -D "$PG_DATA" -U postgres --pwfile="$pwfile" \
+        --auth-local=reject --auth-host=scram-sha-256 -E UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1 \
+        || { rm -f "$pwfile"; die "initdb failed" "Its output is in $PG_DIR/initdb.log"; }
+    rm -f "$pwfile"
+    # Settings the scripts own live in entsoe.conf, rewritten at every start.
+    printf "\ninclude_if_exists = 'entsoe.conf'\n" | as_pg_user tee -a "$PG_DATA/postgresql.conf" >/dev/null
+}
+
+# allow_traversal USER PATH: PostgreSQL runs as USER and must be able to enter every directory above
+# its data directory. A checkout under a 0700 directory (mktemp -d, a home directory) gets the
+# search bit for others on that directory only: no listing, no reading.
+allow_traversal() {
+    local user="$1" dir="$2"
+    while [ "$dir" != / ]; do
+        if ! runuser -u "$user" -- test -x "$dir" 2>/dev/null; then
+            say "letting user '$user' enter $dir (chmod o+x) to reach the cluster's data directory"
+            chmod o+x "$dir"
+        fi
+        dir=$(dirname "$dir")
+    done
+}
+
+write_cluster_config() {
+    local pkglibdir telemetry=""
+    pkglibdir=$("$(pg_bin)/pg_config" --pkglibdir)
+    # Debian's package and scripts/build-timescaledb.sh compile TimescaleDB's telemetry out; the
+    # setting only exists (and is only accepted without a warning) where it was compiled in.
+    if grep -qa telemetry_level "$pkglibdir"/timescaledb-[0-9]*.so 2>/dev/null; then
+        telemetry="timescaledb.telemetry_level = off"
+    fi
+    as_pg_user tee "$PG_DATA/entsoe.conf" >/dev/null <<EOF
+# Written by scripts/db.sh at every start; edit the script, not this file.
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''   # TCP only: no clash with the system cluster's sockets
+shared_preload_libraries = 'timescaledb'
+$telemetry
+password_encryption = 'scram-sha-256'
+max_connections = 200          # dagster dev's webserver, daemon and runs each hold pools
+log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+}
+
+choose_port() {
+    local port
+    port=$(pg_port)
+    if port_in_use "$port"; then
+        [ -z "${ENTSOE_PG_PORT:-}" ] || die "port $port (ENTSOE_PG_PORT) is already in use by another program" \
+            "Stop that program or set ENTSOE_PG_PORT to a free port."
+        local first="$port"
+        while port_in_use "$port"; do
+            port=$((port + 1))
+            [ $((port - first)) -lt 100 ] || die "no free port in $first-$port" "Set ENTSOE_PG_PORT to a free port."
+        done
+        say "port $first is taken by another program, using $port for this checkout's cluster"
+    fi
+    echo "$port" >"$PG_PORT_FILE"
+}
+
+# Idempotent: the application role, its databases and the extension in the data database.
+ensure_roles_and_databases() {
+    superuser_psql -d postgres <<EOF
+SELECT 'CREATE ROLE $APP_ROLE LOGIN CREATEDB PASSWORD ''$APP_PASSWORD'''
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$APP_ROLE') \gexec
+SELECT 'CREATE DATABASE ' || d || ' OWNER $APP_ROLE' FROM unnest(ARRAY['$DATA_DB', '$DAGSTER_DB']) AS d
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = d) \gexec
+EOF
+    superuser_psql -d "$DATA_DB" -c 'CREATE EXTENSION IF NOT EXISTS timescaledb' \
+        || die "CREATE EXTENSION timescaledb failed in database $DATA_DB" "See $PG_LOG"
+}
+
+start() {
+    if external_database; then
+        check_external
+        return
+    fi
+    [ -x "$(pg_bin)/pg_ctl" ] || die "PostgreSQL $(pg_major) is not installed" "Run: make setup"
+    timescaledb_installed || die "the TimescaleDB extension is not installed for PostgreSQL $(pg_major)" "Run: make setup"
+    mkdir -p "$LOCAL_DIR"
+    [ -f "$PG_DATA/PG_VERSION" ] || init_cluster
+    local data_major
+    data_major=$(cat "$PG_DATA/PG_VERSION")
+    [ "$data_major" = "$(pg_major)" ] || die "${PG_DATA#"$REPO_ROOT/"} was made by PostgreSQL $data_major, but $(pg_major) is in use" \
+        "Remove it with 'make clean' (its data is lost) or set ENTSOE_PG_VERSION=$data_major."
+    if cluster_running; then
+        say "PostgreSQL already running on port $(pg_port) (${PG_DATA#"$REPO_ROOT/"})"
+    else
+        choose_port
+        write_cluster_config
+        say "starting PostgreSQL $(pg_major) on 127.0.0.1:$(pg_port) (log: ${PG_LOG#"$REPO_ROOT/"})"
+        as_pg_user "$(pg_bin)/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -o "-p $(pg_port)" -w -t 60 start >/dev/null \
+            || die "PostgreSQL did not start" "The last lines of $PG_LOG:" "$(tail -n 5 "$PG_LOG" 2>/dev/null)"
+    fi
+    ensure_roles_and_databases
+}
+
+check_external() {
+    local psql
+    psql=$(command -v psql || true)
+    [ -n "$psql" ] || { say "ENTSOE_DATABASE_URL is set; psql is not installed, so it is not checked here"; return 0; }
+    "$psql" -X -q -At -d "$ENTSOE_DATABASE_URL" -c 'select 1' >/dev/null 2>&1 \
+        || die "cannot connect to ENTSOE_DATABASE_URL ($(redact_url "$ENTSOE_DATABASE_URL"))" \
+            "Check that the server runs and the URL is right (psql \"\$ENTSOE_DATABASE_URL\")."
+    say "using the database at $(redact_url "$ENTSOE_DATABASE_URL")"
+}
+
+stop() {
+    if external_database; then
+        say "ENTSOE_DATABASE_URL is set: the server is yours, nothing to stop"
+        return
+    fi
+    if cluster_running; then
+        say "stopping PostgreSQL (${PG_DATA#"$REPO_ROOT/"})"
+        as_pg_user "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null
+    else
+        say "PostgreSQL is not running (${PG_DATA#"$REPO_ROOT/"})"
+    fi
+}
+
+status() {
+    if external_database; then
+        check_external
+    elif cluster_running; then
+        say "PostgreSQL running on 127.0.0.1:$(pg_port) (${PG_DATA#"$REPO_ROOT/"})"
+    else
+        say "PostgreSQL is not running (${PG_DATA#"$REPO_ROOT/"})"
+        return 3
+    fi
+}
+
+psql_client() {
+    if [ -x "$(pg_bin 2>/dev/null)/psql" ]; then echo "$(pg_bin)/psql"; else command -v psql || die "psql is not installed" "apt-get install postgresql-client"; fi
+}
+
+create_db() {
+    local name="${1:?usage: scripts/db.sh create-db NAME}"
+    [[ "$name" =~ ^[a-z_][a-z0-9_]*$ ]] || die "database name '$name' must be lower-case letters, digits and _"
+    if external_database; then
+        "$(psql_client)" -X -q -At -d "$ENTSOE_DATABASE_URL" -v ON_ERROR_STOP=1 <<EOF
+SELECT 'CREATE DATABASE $name' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$name') \gexec
+EOF
+    else
+        superuser_psql -d postgres <<EOF
+SELECT 'CREATE DATABASE $name OWNER $APP_ROLE'
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$name') \gexec
+EOF
+    fi
+}
+
+# Where Dagster keeps its instance (runs, events, schedules): DAGSTER_PG_HOST... when set, else
+# DAGSTER_PG_URL, else the database 'dagster' next to the data database.
+dagster_env() {
+    if [ -n "${DAGSTER_PG_HOST:-}" ]; then
+        local v
+        for v in DAGSTER_PG_HOST DAGSTER_PG_PORT DAGSTER_PG_USER DAGSTER_PG_PASSWORD DAGSTER_PG_DB; do
+            [ -n "${!v:-}" ] || die "DAGSTER_PG_HOST is set but $v is not" "Set all five DAGSTER_PG_* variables, or DAGSTER_PG_URL instead."
+            printf '%s=%s\n' "$v" "${!v}"
+        done
+        return
+    fi
+    local url="${DAGSTER_PG_URL:-}"
+    if [ -z "$url" ]; then
+        if external_database; then
+            url=$(replace_db_name "$ENTSOE_DATABASE_URL" "$DAGSTER_DB")
+        else
+            url=$(project_database_url "$DAGSTER_DB")
+        fi
+    fi
+    "$VENV_PY" - "$url" <<'EOF'
+import sys
+from urllib.parse import unquote, urlsplit
+
+url = urlsplit(sys.argv[1])
+if url.scheme not in ("postgresql", "postgres") or not url.hostname or not url.path.strip("/"):
+    sys.exit("error: the Dagster storage URL must look like postgresql://user:password@host:port/db")
+print(f"DAGSTER_PG_HOST={url.hostname}")
+print(f"DAGSTER_PG_PORT={url.port or 5432}")
+print(f"DAGSTER_PG_USER={unquote(url.username or '')}")
+print(f"DAGSTER_PG_PASSWORD={unquote(url.password or '')}")
+print(f"DAGSTER_PG_DB={unquote(url.path.strip('/'))}")
+EOF
+}
+
+replace_db_name() { sed -E "s#^([^?]*/)[^/?]*(\\?.*)?\$#\\1$2\\2#" <<<"$1"; }
+
+main() {
+    load_dotenv
+    local cmd="${1:-}"
+    [ $# -gt 0 ] && shift
+    case "$cmd" in
+        start) start ;;
+        stop) stop ;;
+        status) status ;;
+        url) database_url ;;
+        admin-url)
+            if [ -n "${ENTSOE_TEST_ADMIN_URL:-}" ]; then
+                echo "$ENTSOE_TEST_ADMIN_URL"
+            elif external_database; then
+                echo "$ENTSOE_DATABASE_URL"
+            else
+                project_database_url postgres
+            fi
+            ;;
+        psql) exec "$(psql_client)" "$(database_url)" "$@" ;;
+        create-db) create_db "$@" ;;
+        dagster-env) dagster_env ;;
+        *) die "unknown command '${cmd}'" "Usage: scripts/db.sh start|stop|status|url|admin-url|psql [ARGS]|create-db NAME|dagster-env" ;;
+    esac
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

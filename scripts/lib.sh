@@ -1,0 +1,182 @@
+# Common functions of the set-up scripts. Sourced by the other scripts, never run on its own.
+# shellcheck shell=bash
+
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+LOCAL_DIR="$REPO_ROOT/.local"
+VENV_DIR="$REPO_ROOT/.venv"
+VENV_PY="$VENV_DIR/bin/python"
+
+# The project-owned PostgreSQL cluster. Everything under PG_DIR belongs to the user the server runs as.
+PG_DIR="$LOCAL_DIR/pg"
+PG_DATA="$PG_DIR/data"
+PG_LOG="$PG_DIR/postgresql.log"
+PG_PORT_FILE="$LOCAL_DIR/pg-port"                 # the port this checkout's cluster uses (see pg_port)
+PG_SUPERUSER_PASSWORD_FILE="$LOCAL_DIR/pg-superuser-password"
+DEFAULT_PG_PORT=54329
+APP_ROLE=entsoe
+APP_PASSWORD=entsoe
+DATA_DB=entsoe
+DAGSTER_DB=dagster
+
+say() { printf '==> %s\n' "$*" >&2; }
+
+die() {
+    printf '\nerror: %s\n' "$1" >&2
+    shift
+    local line
+    for line in "$@"; do printf '       %s\n' "$line" >&2; done
+    exit 1
+}
+
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+# Reads REPO_ROOT/.env: KEY=VALUE lines, '#' comments, an optional leading 'export ', values optionally
+# in single or double quotes, no expansion. A variable already in the environment wins over the file,
+# so `ENTSOE_PG_PORT=5555 make run` works next to a .env that sets another port.
+load_dotenv() {
+    local file="$REPO_ROOT/.env" line key value
+    [ -f "$file" ] || return 0
+    while IFS= read -r line || [ -n "$line" ]; do
+        line="${line#"${line%%[![:space:]]*}"}"
+        case "$line" in '' | '#'*) continue ;; esac
+        line="${line#export }"
+        key="${line%%=*}"
+        [[ "$line" == *=* && "$key" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] \
+            || die "$file: cannot read the line '$line'" "Each line must be KEY=VALUE (see .env.example)."
+        value="${line#*=}"
+        if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then value="${BASH_REMATCH[1]}"; fi
+        [ -n "${!key+set}" ] || export "$key=$value"
+    done <"$file"
+}
+
+# --- Debian packages --------------------------------------------------------------------------------
+
+debian_codename() {
+    [ -r /etc/os-release ] || { echo unknown; return; }
+    # shellcheck disable=SC1091
+    (. /etc/os-release && echo "${VERSION_CODENAME:-unknown}")
+}
+
+package_installed() {
+    [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+# apt_install PKG...: installs what is missing, or explains what to install when that is not possible.
+apt_install() {
+    local missing=() pkg
+    for pkg in "$@"; do package_installed "$pkg" || missing+=("$pkg"); done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    command -v apt-get >/dev/null \
+        || die "these Debian packages are needed but this system has no apt-get: ${missing[*]}" \
+            "Install their equivalents, or point ENTSOE_DATABASE_URL at an existing TimescaleDB."
+    is_root || die "these Debian packages are missing and installing them needs root: ${missing[*]}" \
+        "Run as root:  apt-get update && apt-get install -y ${missing[*]}" \
+        "then run this command again (it does not need root once they are installed)."
+    say "installing Debian packages: ${missing[*]}"
+    if [ -z "${_APT_UPDATED:-}" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 \
+            || die "apt-get update failed" "Check the network and /etc/apt/sources.list*, then retry."
+        _APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 \
+        || die "apt-get install ${missing[*]} failed" "See apt's message above; fix it and run again."
+}
+
+# --- PostgreSQL -------------------------------------------------------------------------------------
+
+# The PostgreSQL major version to use: ENTSOE_PG_VERSION, else the one Debian ships for this release
+# (TimescaleDB is packaged for 17 on trixie and built from source for 15 on bookworm).
+pg_major() {
+    if [ -n "${ENTSOE_PG_VERSION:-}" ]; then echo "$ENTSOE_PG_VERSION"; return; fi
+    case "$(debian_codename)" in
+        bookworm) echo 15 ;;
+        trixie) echo 17 ;;
+        *)
+            local newest
+            newest=$(find /usr/lib/postgresql -mindepth 3 -maxdepth 3 -path '*/bin/postgres' 2>/dev/null \
+                | sed -E 's#/usr/lib/postgresql/([0-9]+)/.*#\1#' | sort -n | tail -n 1)
+            [ -n "$newest" ] || die "cannot tell which PostgreSQL to use on '$(debian_codename)'" \
+                "Supported: Debian 12 (bookworm) and 13 (trixie). Elsewhere, install PostgreSQL with" \
+                "TimescaleDB yourself and set ENTSOE_DATABASE_URL, or set ENTSOE_PG_VERSION."
+            echo "$newest"
+            ;;
+    esac
+}
+
+pg_bin() { echo "/usr/lib/postgresql/$(pg_major)/bin"; }
+
+timescaledb_installed() {
+    local sharedir
+    sharedir=$("$(pg_bin)/pg_config" --sharedir 2>/dev/null) || return 1
+    [ -f "$sharedir/extension/timescaledb.control" ]
+}
+
+# True when the user runs their own database server (ENTSOE_DATABASE_URL); the scripts then install
+# and start nothing for it.
+external_database() { [ -n "${ENTSOE_DATABASE_URL:-}" ]; }
+
+# The OS user the project cluster runs as: PostgreSQL refuses to run as root, so root uses the
+# 'postgres' system user that Debian's packages create; anyone else runs it as themselves.
+pg_os_user() { if is_root; then echo postgres; else id -un; fi; }
+
+# as_pg_user CMD...: runs CMD as pg_os_user, from a directory that user can enter.
+as_pg_user() {
+    if is_root; then
+        (cd "$PG_DIR" && runuser -u postgres -- "$@")
+    else
+        (cd "$PG_DIR" && "$@")
+    fi
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+cluster_running() {
+    [ -f "$PG_DATA/PG_VERSION" ] || return 1
+    as_pg_user "$(pg_bin)/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1
+}
+
+# The port of this checkout's cluster: the running server's own (line 4 of postmaster.pid), else
+# ENTSOE_PG_PORT, else the one recorded when the cluster last started, else 54329.
+pg_port() {
+    if cluster_running && [ -r "$PG_DATA/postmaster.pid" ]; then
+        sed -n 4p "$PG_DATA/postmaster.pid"
+    elif [ -n "${ENTSOE_PG_PORT:-}" ]; then
+        echo "$ENTSOE_PG_PORT"
+    elif [ -s "$PG_PORT_FILE" ]; then
+        cat "$PG_PORT_FILE"
+    else
+        echo "$DEFAULT_PG_PORT"
+    fi
+}
+
+project_database_url() { echo "postgresql://$APP_ROLE:$APP_PASSWORD@127.0.0.1:$(pg_port)/${1:-$DATA_DB}"; }
+
+database_url() {
+    if external_database; then echo "$ENTSOE_DATABASE_URL"; else project_database_url "$DATA_DB"; fi
+}
+
+# A URL with its password replaced, for messages.
+redact_url() { sed -E 's#(://[^:/@]*):[^@]*@#\1:***@#' <<<"$1"; }
+
+# --- Python -----------------------------------------------------------------------------------------
+
+python_ok() { "$1" -c 'import sys; sys.exit(not ((3, 11) <= sys.version_info[:2] < (3, 14)))' 2>/dev/null; }
+
+# The interpreter the venv is made with: ENTSOE_PYTHON, else python3.11, else python3 when it is 3.11-3.13.
+find_python() {
+    local candidate
+    if [ -n "${ENTSOE_PYTHON:-}" ]; then
+        python_ok "$ENTSOE_PYTHON" || die "ENTSOE_PYTHON=$ENTSOE_PYTHON is not a Python 3.11 to 3.13"
+        echo "$ENTSOE_PYTHON"
+        return
+    fi
+    for candidate in python3.11 python3; do
+        if command -v "$candidate" >/dev/null && python_ok "$candidate"; then
+            command -v "$candidate"
+            return
+        fi
+    done
+    return 1
+}

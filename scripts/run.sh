@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# `make run`: set-up, database, the ENTSO-E simulator when no ENTSOE_API_TOKEN is set, then
+# `dagster dev` (webserver and daemon) with its instance in PostgreSQL. Ctrl-C stops what this
+# invocation started: dagster, the simulator, and the database cluster if it was not already running.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$REPO_ROOT/scripts/setup.sh"
+source "$REPO_ROOT/scripts/db.sh"
+
+load_dotenv
+setup_venv
+setup_postgres
+
+simulator_pid=""
+started_db=""
+cleanup() {
+    trap - EXIT INT TERM
+    if [ -n "$simulator_pid" ] && kill -0 "$simulator_pid" 2>/dev/null; then
+        say "stopping the simulator"
+        kill "$simulator_pid" 2>/dev/null || true
+        wait "$simulator_pid" 2>/dev/null || true
+    fi
+    if [ -n "$started_db" ]; then stop; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if ! external_database && ! cluster_running; then started_db=1; fi
+start
+export ENTSOE_DATABASE_URL
+ENTSOE_DATABASE_URL=$(database_url)
+
+# Dagster's instance storage: its own database unless the user named one.
+if [ -z "${DAGSTER_PG_HOST:-}${DAGSTER_PG_URL:-}" ] && external_database; then
+    if ! create_db "$DAGSTER_DB" >/dev/null 2>&1; then
+        say "cannot create database '$DAGSTER_DB' on that server: Dagster's tables go into the data database"
+        export DAGSTER_PG_URL="$ENTSOE_DATABASE_URL"
+    fi
+fi
+dagster_vars=$(dagster_env)
+while IFS= read -r line; do export "${line?}"; done <<<"$dagster_vars"
+
+export DAGSTER_HOME="$LOCAL_DIR/dagster_home"
+mkdir -p "$DAGSTER_HOME"
+cmp -s "$REPO_ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml" || cp "$REPO_ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+
+if [ -z "${ENTSOE_API_TOKEN:-}" ]; then
+    simulator_port="${ENTSOE_SIMULATOR_PORT:-8765}"
+    export ENTSOE_API_URL="${ENTSOE_API_URL:-http://127.0.0.1:$simulator_port/api}"
+    port_in_use "$simulator_port" && die "port $simulator_port (the simulator's) is already in use" \
+        "Stop the program using it, or set ENTSOE_SIMULATOR_PORT to a free port."
+    say "no ENTSOE_API_TOKEN: demo mode, starting the ENTSO-E simulator on 127.0.0.1:$simulator_port (log: .local/simulator.log)"
+    "$VENV_PY" -m entsoe_pipeline.simulator --host 127.0.0.1 --port "$simulator_port" \
+        >"$LOCAL_DIR/simulator.log" 2>&1 </dev/null &
+    simulator_pid=$!
+    for _ in $(seq 1 150); do
+        port_in_use "$simulator_port" && break
+        kill -0 "$simulator_pid" 2>/dev/null || die "the simulator exited before it listened" \
+            "The last lines of .local/simulator.log:" "$(tail -n 5 "$LOCAL_DIR/simulator.log")"
+        sleep 0.2
+    done
+    port_in_use "$simulator_port" || die "the simulator did not listen on port $simulator_port within 30 s" \
+        "See .local/simulator.log"
+else
+    export ENTSOE_API_URL="${ENTSOE_API_URL:-https://web-api.tp.entsoe.eu/api}"
+    say "ENTSOE_API_TOKEN is set: using the ENTSO-E API at $ENTSOE_API_URL"
+fi
+
+"$VENV_PY" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("entsoe_pipeline.definitions") is None)' \
+    || die "the module entsoe_pipeline.definitions does not exist, so Dagster has nothing to load"
+dagster_port="${ENTSOE_DAGSTER_PORT:-3000}"
+port_in_use "$dagster_port" && die "port $dagster_port (Dagster's web UI) is already in use" \
+    "Stop the program using it, or set ENTSOE_DAGSTER_PORT to a free port."
+say "starting dagster dev on http://0.0.0.0:$dagster_port (DAGSTER_HOME=.local/dagster_home, instance in database $DAGSTER_PG_DB); Ctrl-C stops it"
+cd "$REPO_ROOT"
+"$VENV_DIR/bin/dagster" dev -w workspace.yaml -h 0.0.0.0 -p "$dagster_port"
