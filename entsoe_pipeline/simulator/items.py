@@ -1,0 +1,321 @@
+"""What the simulator publishes for each catalogue endpoint: which TimeSeries, on which time grid,
+and up to when (only data that would already be published at ``now``).
+
+One builder per endpoint, registered in ``DATA_ITEMS`` by catalogue name; adding an endpoint to the
+simulator is one builder and one entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import partial
+from types import MappingProxyType
+
+import numpy as np
+
+from entsoe_pipeline.catalog import Area, Endpoint
+
+from . import series as values
+from .documents import Period, Series, gl_series, market_document, price_series
+from .periods import (
+    Interval,
+    calendar_steps,
+    day_ahead_horizon,
+    local_date,
+    local_days,
+    local_years,
+    month_weeks,
+    mtu_starts,
+    to_minutes,
+    weeks,
+    year_weeks,
+)
+
+# MTU of load and generation per area: quarter hours for most (DE_LU, NL, ...), hours for FR.
+_AREA_MTU_MINUTES = MappingProxyType({"FR": 60, "GB": 30, "IE_SEM": 30})
+_DEFAULT_MTU_MINUTES = 15
+# Day-ahead prices moved from hourly to quarter-hourly with the SDAC go-live on delivery day
+# 2025-10-01 (entsoe-py QUARTER_MTU_SDAC_GOLIVE); the EXAA sequence 2 of DE_LU/AT was quarter-hourly
+# before (price_A44_DE-LU_20241006_PT60M+PT15M_seq1-2_hass.xml).
+SDAC_15MIN_GO_LIVE = date(2025, 10, 1)
+_TWO_SEQUENCES = frozenset({"DE_LU", "AT"})
+# Actual values appear about an hour after the end of their MTU.
+ACTUAL_DELAY = timedelta(hours=1)
+
+
+def mtu_minutes(area: Area) -> int:
+    return _AREA_MTU_MINUTES.get(area.name, _DEFAULT_MTU_MINUTES)
+
+
+def resolution_of(minutes: int) -> str:
+    return f"PT{minutes}M"
+
+
+def price_sequences(area: Area) -> tuple[int, ...]:
+    return (1, 2) if area.name in _TWO_SEQUENCES else (1,)
+
+
+def price_mtu_minutes(day_start: datetime, area: Area, sequence: int) -> int:
+    if sequence == 2 or local_date(day_start, area.tz) >= SDAC_15MIN_GO_LIVE:
+        return 15
+    return 60
+
+
+def generation_types(area: Area) -> tuple[str, ...]:
+    return tuple(values.generation_mix(area))
+
+
+def forecast_types(area: Area) -> tuple[str, ...]:
+    return tuple(p for p in values.WIND_SOLAR if p in values.generation_mix(area))
+
+
+@dataclass(frozen=True)
+class Query:
+    """A validated request: what to answer, for when, as seen at ``now``."""
+
+    endpoint: Endpoint
+    area: Area
+    start: datetime
+    end: datetime
+    now: datetime
+    no_data: tuple[Interval, ...] = ()
+    psr_type: str | None = None
+    sequence: int | None = None
+
+
+@dataclass(frozen=True)
+class DataItem:
+    """How the platform names an endpoint in its messages, and how the simulator fills it."""
+
+    name: str  # R3 internal name, e.g. ACTUAL_TOTAL_LOAD_R3
+    article: str  # Transparency Regulation article, e.g. 6.1.A
+    build: Callable[[Query], list[Series]] = field(repr=False)
+    # psrType codes the request may filter on (None: the parameter is not allowed).
+    psr_types: Callable[[Area], tuple[str, ...]] | None = field(default=None, repr=False)
+
+
+def _overlaps_no_data(starts: np.ndarray, ends: np.ndarray, no_data: tuple[Interval, ...]) -> np.ndarray:
+    hit = np.zeros(starts.shape, dtype=bool)
+    for a, b in no_data:
+        hit |= (starts < to_minutes(b)) & (ends > to_minutes(a))
+    return hit
+
+
+def _published_runs(q: Query, step: int) -> list[np.ndarray]:
+    """MTU starts overlapping the window that are published and not withheld, split into runs of
+    consecutive MTUs (a hole in actual data splits the TimeSeries, as in the CZ 2016 load file)."""
+    starts = mtu_starts(q.start, q.end, step)
+    keep = (starts + step <= to_minutes(q.now - ACTUAL_DELAY)) & ~_overlaps_no_data(
+        starts, starts + step, q.no_data
+    )
+    index = np.flatnonzero(keep)
+    if not index.size:
+        return []
+    breaks = np.flatnonzero(np.diff(index) != 1) + 1
+    return [starts[run] for run in np.split(index, breaks)]
+
+
+def _published_blocks(q: Query, blocks: list[Interval], horizon: datetime) -> list[Interval]:
+    """Blocks (days, weeks, ...) that are fully published by ``horizon`` and not withheld."""
+    no_data = [(to_minutes(a), to_minutes(b)) for a, b in q.no_data]
+    return [
+        (a, b)
+        for a, b in blocks
+        if b <= horizon and not any(to_minutes(a) < nb and to_minutes(b) > na for na, nb in no_data)
+    ]
+
+
+def _mtu_period(start: int, end: int, step: int, fill: Callable[[np.ndarray], np.ndarray]) -> Period:
+    minutes = np.arange(start, end, step, dtype=np.int64)
+    return Period(start, end, resolution_of(step), fill(minutes))
+
+
+# --- builders, one per endpoint --------------------------------------------------------------------
+
+
+def _actual_load(q: Query) -> list[Series]:
+    step = mtu_minutes(q.area)
+    return [
+        gl_series(
+            business_type="A04",
+            domain="outBiddingZone_Domain",
+            eic=q.area.eic,
+            periods=(
+                Period(
+                    int(run[0]), int(run[-1]) + step, resolution_of(step), values.actual_load(q.area, run)
+                ),
+            ),
+        )
+        for run in _published_runs(q, step)
+    ]
+
+
+def _actual_generation(q: Query) -> list[Series]:
+    step = mtu_minutes(q.area)
+    runs = _published_runs(q, step)
+    out = []
+    for psr in generation_types(q.area):
+        if q.psr_type and psr != q.psr_type:
+            continue
+        # Pumped storage also publishes its pumping as an outBiddingZone (consumption) series.
+        directions = (False, True) if psr == "B10" else (False,)
+        for consumption in directions:
+            for run in runs:
+                period = Period(
+                    int(run[0]),
+                    int(run[-1]) + step,
+                    resolution_of(step),
+                    values.generation(q.area, psr, run, consumption=consumption),
+                )
+                out.append(
+                    gl_series(
+                        business_type="A01",
+                        domain="outBiddingZone_Domain" if consumption else "inBiddingZone_Domain",
+                        eic=q.area.eic,
+                        periods=(period,),
+                        curve_type="A03",
+                        psr_type=psr,
+                    )
+                )
+    return out
+
+
+def _day_ahead_days(q: Query) -> list[Interval]:
+    return _published_blocks(q, local_days(q.start, q.end, q.area.tz), day_ahead_horizon(q.now, q.area.tz))
+
+
+def _day_ahead_load(q: Query) -> list[Series]:
+    step = mtu_minutes(q.area)
+    return [
+        gl_series(
+            business_type="A04",
+            domain="outBiddingZone_Domain",
+            eic=q.area.eic,
+            periods=(
+                _mtu_period(
+                    to_minutes(a),
+                    to_minutes(b),
+                    step,
+                    partial(values.load_forecast, q.area, endpoint=q.endpoint.name),
+                ),
+            ),
+        )
+        for a, b in _day_ahead_days(q)
+    ]
+
+
+def _wind_solar_forecast(q: Query) -> list[Series]:
+    step = mtu_minutes(q.area)
+    out = []
+    for a, b in _day_ahead_days(q):  # one TimeSeries per day and type, as the FI A69 file
+        for psr in forecast_types(q.area):
+            if q.psr_type and psr != q.psr_type:
+                continue
+            period = _mtu_period(
+                to_minutes(a), to_minutes(b), step, partial(values.wind_solar_forecast, q.area, psr)
+            )
+            out.append(
+                gl_series(
+                    business_type="A94" if psr == "B16" else "A93",
+                    domain="inBiddingZone_Domain",
+                    eic=q.area.eic,
+                    periods=(period,),
+                    curve_type="A03",
+                    psr_type=psr,
+                )
+            )
+    return out
+
+
+def _prices(q: Query) -> list[Series]:
+    out = []
+    for a, b in _day_ahead_days(q):
+        for sequence in price_sequences(q.area):
+            if q.sequence is not None and sequence != q.sequence:
+                continue
+            step = price_mtu_minutes(a, q.area, sequence)
+            period = _mtu_period(
+                to_minutes(a), to_minutes(b), step, partial(values.day_ahead_price, q.area, sequence=sequence)
+            )
+            out.append(price_series(eic=q.area.eic, sequence=sequence, periods=(period,)))
+    return out
+
+
+def _extremes(blocks: Callable[[datetime, datetime, str], list[Interval]], step_days: int, resolution: str):
+    """Builder of min/max load forecasts (A60/A61) over local-calendar blocks of P1D or P7D steps."""
+
+    def build(q: Query) -> list[Series]:
+        out = []
+        horizon = q.now + q.endpoint.horizon
+        for block in _published_blocks(q, blocks(q.start, q.end, q.area.tz), horizon):
+            starts, ends = calendar_steps(block, q.area.tz, step_days)
+            low, high = values.load_extremes(q.area, starts, ends, q.endpoint.name)
+            for business_type, numbers in (("A60", low), ("A61", high)):
+                period = Period(to_minutes(block[0]), to_minutes(block[1]), resolution, numbers)
+                out.append(
+                    gl_series(
+                        business_type=business_type,
+                        domain="outBiddingZone_Domain",
+                        eic=q.area.eic,
+                        periods=(period,),
+                    )
+                )
+        return out
+
+    return build
+
+
+def _forecast_margin(q: Query) -> list[Series]:
+    years = _published_blocks(q, local_years(q.start, q.end, q.area.tz), q.now + q.endpoint.horizon)
+    out = []
+    for a, b in years:
+        margin = values.forecast_margin(q.area, np.array([to_minutes(a)], dtype=np.int64))
+        period = Period(to_minutes(a), to_minutes(b), "P1Y", margin)
+        out.append(
+            gl_series(business_type="A91", domain="outBiddingZone_Domain", eic=q.area.eic, periods=(period,))
+        )
+    return out
+
+
+DATA_ITEMS: MappingProxyType[str, DataItem] = MappingProxyType(
+    {
+        "actual_load": DataItem("ACTUAL_TOTAL_LOAD_R3", "6.1.A", _actual_load),
+        "day_ahead_load_forecast": DataItem("DAY_AHEAD_TOTAL_LOAD_FORECAST_R3", "6.1.B", _day_ahead_load),
+        "week_ahead_load_forecast": DataItem(
+            "WEEK_AHEAD_TOTAL_LOAD_FORECAST_R3", "6.1.C", _extremes(weeks, 1, "P1D")
+        ),
+        "month_ahead_load_forecast": DataItem(
+            "MONTH_AHEAD_TOTAL_LOAD_FORECAST_R3", "6.1.D", _extremes(month_weeks, 7, "P7D")
+        ),
+        "year_ahead_load_forecast": DataItem(
+            "YEAR_AHEAD_TOTAL_LOAD_FORECAST_R3", "6.1.E", _extremes(year_weeks, 7, "P7D")
+        ),
+        "year_ahead_forecast_margin": DataItem("YEAR_AHEAD_FORECAST_MARGIN_R3", "8.1", _forecast_margin),
+        "actual_generation": DataItem(
+            "AGGREGATED_GENERATION_PER_TYPE_R3", "16.1.B&C", _actual_generation, generation_types
+        ),
+        "wind_solar_forecast": DataItem(
+            "WIND_AND_SOLAR_FORECAST_R3", "14.1.D", _wind_solar_forecast, forecast_types
+        ),
+        "day_ahead_prices": DataItem("ENERGY_PRICES", "12.1.D", _prices),
+    }
+)
+
+
+def document_for(q: Query) -> bytes | None:
+    """The answer document for a validated query, or None when nothing is published for it."""
+    series = DATA_ITEMS[q.endpoint.name].build(q)
+    if not series:
+        return None
+    key = f"{q.endpoint.name}|{q.area.eic}|{q.start.isoformat()}|{q.end.isoformat()}|{q.now.isoformat()}"
+    return market_document(
+        root=q.endpoint.document_kind.value,
+        document_type=q.endpoint.document_type,
+        process_type=q.endpoint.process_type,
+        series=series,
+        created=q.now,
+        mrid=hashlib.blake2b(key.encode(), digest_size=16).hexdigest(),
+    )
