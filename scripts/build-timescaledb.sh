@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds and installs TimescaleDB for PostgreSQL MAJOR from Debian trixie's source package:
-#   scripts/build-timescaledb.sh MAJOR
+#   scripts/build-timescaledb.sh MAJOR [--force]
 # Debian 12 ships no TimescaleDB binary package. Trixie's source package is the one Debian itself
 # builds and patches; `apt-get source` fetches it through a private sources list and private state
 # under .local/apt, so the system's sources, lists and caches stay untouched. Its integrity is
@@ -10,10 +10,11 @@
 # scripts/setup.sh installs first. DEVELOPERS.md explains how to redo it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-major="${1:?usage: scripts/build-timescaledb.sh POSTGRES_MAJOR}"
+major="${1:?usage: scripts/build-timescaledb.sh POSTGRES_MAJOR [--force]}"
+force="${2:-}"
 pg_config="/usr/lib/postgresql/$major/bin/pg_config"
 [ -x "$pg_config" ] || die "$pg_config not found" "Install postgresql-$major first (scripts/setup.sh does)."
-if [ -f "$("$pg_config" --sharedir)/extension/timescaledb.control" ]; then
+if [ "$force" != --force ] && [ -f "$("$pg_config" --sharedir)/extension/timescaledb.control" ]; then
     say "TimescaleDB already installed for PostgreSQL $major"
     exit 0
 fi

@@ -59,7 +59,7 @@ allow_traversal() {
 }
 
 write_cluster_config() {
-    local pkglibdir telemetry=""
+    local pkglibdir telemetry="# timescaledb.telemetry_level: telemetry is compiled out of this build"
     pkglibdir=$("$(pg_bin)/pg_config" --pkglibdir)
     # Debian's package and scripts/build-timescaledb.sh compile TimescaleDB's telemetry out; the
     # setting only exists (and is only accepted without a warning) where it was compiled in.
@@ -144,8 +144,12 @@ check_external() {
 stop() {
     if external_database; then
         say "ENTSOE_DATABASE_URL is set: the server is yours, nothing to stop"
-        return
+    else
+        stop_cluster
     fi
+}
+
+stop_cluster() {
     if cluster_running; then
         say "stopping PostgreSQL (${PG_DATA#"$REPO_ROOT/"})"
         as_pg_user "$(pg_bin)/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null

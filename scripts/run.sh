@@ -19,10 +19,10 @@ cleanup() {
         kill "$simulator_pid" 2>/dev/null || true
         wait "$simulator_pid" 2>/dev/null || true
     fi
-    if [ -n "$started_db" ]; then stop; fi
+    if [ -n "$started_db" ]; then stop_cluster; fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT
+trap 'exit 0' INT   # Ctrl-C is how make run is meant to stop
 trap 'exit 143' TERM
 
 if ! external_database && ! cluster_running; then started_db=1; fi

@@ -12,7 +12,7 @@ setup_venv
 setup_postgres
 
 started_db=""
-stop_started_db() { if [ -n "$started_db" ]; then stop; fi; }
+stop_started_db() { if [ -n "$started_db" ]; then stop_cluster; fi; }
 trap stop_started_db EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
