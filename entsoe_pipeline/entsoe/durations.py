@@ -20,9 +20,14 @@ import numpy as np
 # A Period longer than this many positions is refused: a year of PT1M has 527 040, and a forged
 # interval must not make the parser allocate billions of timestamps.
 MAX_PERIOD_POSITIONS = 1 << 20
+# Calendar positions are stepped one by one in local time; 10 000 days are 27 years.
+MAX_CALENDAR_POSITIONS = 10_000
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NS_PER_SECOND = 1_000_000_000
+# Times are int64 nanoseconds (pandas datetime64[ns]): about 1677-09-21 to 2262-04-11.
+_MIN_NS = -(2**63) + 1  # -2**63 is NaT
+_MAX_NS = 2**63 - 1
 
 _DURATION = re.compile(
     r"P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -119,6 +124,8 @@ def period_grid(start: datetime, end: datetime, resolution: Resolution, tz: Zone
             f"Period end {end:%Y-%m-%dT%H:%MZ} is not after its start {start:%Y-%m-%dT%H:%MZ}"
         )
     start_ns, end_ns = to_ns(start), to_ns(end)
+    if start_ns < _MIN_NS or end_ns > _MAX_NS:
+        raise DurationError(f"Period {start:%Y-%m-%dT%H:%MZ}/{end:%Y-%m-%dT%H:%MZ} lies outside 1678-2261")
     if not resolution.is_calendar:
         step_ns = resolution.seconds * _NS_PER_SECOND
         count, rest = divmod(end_ns - start_ns, step_ns)
@@ -141,7 +148,7 @@ def _calendar_boundaries(
     # Bound the number of steps before looping, so a forged interval fails fast. A local step is
     # at most an hour shorter than its nominal length (DST); two hours of slack are plenty.
     shortest_step = timedelta(days=28 * resolution.months + resolution.days) - timedelta(hours=2)
-    _check_count((end - start) // shortest_step, start, end, resolution)
+    _check_count((end - start) // shortest_step, start, end, resolution, MAX_CALENDAR_POSITIONS)
     boundaries = [start]
     k = 0
     while boundaries[-1] < end:
@@ -166,9 +173,11 @@ def _add_months(wall: datetime, months: int) -> datetime:
     return wall.replace(year=year, month=month, day=day)
 
 
-def _check_count(count: int, start: datetime, end: datetime, resolution: Resolution) -> None:
-    if count > MAX_PERIOD_POSITIONS:
+def _check_count(
+    count: int, start: datetime, end: datetime, resolution: Resolution, limit: int = MAX_PERIOD_POSITIONS
+) -> None:
+    if count > limit:
         raise DurationError(
             f"Period {start:%Y-%m-%dT%H:%MZ}/{end:%Y-%m-%dT%H:%MZ} at {resolution.normalised} has "
-            f"{count} positions, more than the {MAX_PERIOD_POSITIONS} allowed"
+            f"{count} positions, more than the {limit} allowed"
         )

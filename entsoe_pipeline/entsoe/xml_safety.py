@@ -6,6 +6,7 @@ Every refusal is a MalformedDocument whose message names the request (``where``)
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 import zlib
 
@@ -20,6 +21,9 @@ MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 MAX_ZIP_MEMBERS = 10_000
 
 ZIP_MAGIC = b"PK\x03\x04"
+
+_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
+_DOCTYPE = re.compile(rb"<!DOCTYPE", re.IGNORECASE)
 
 # No DTD loading, no entity expansion, no network, libxml2's default size limits (huge_tree=False).
 _PARSER = etree.XMLParser(
@@ -46,6 +50,7 @@ def check_size(content: bytes, where: str, max_bytes: int) -> None:
 def parse_xml(content: bytes, where: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> etree._Element:
     """The root element of ``content``; refuses oversize bodies, malformed XML and any DOCTYPE."""
     check_size(content, where, max_bytes)
+    _refuse_doctype(content, where)
     try:
         root = etree.fromstring(content, _PARSER)
     except etree.XMLSyntaxError as exc:
@@ -58,12 +63,23 @@ def parse_xml(content: bytes, where: str, max_bytes: int = MAX_DOCUMENT_BYTES) -
     if root is None:
         raise MalformedDocument(f"{where}: the body holds no XML element")
     docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        # ENTSO-E never sends a DOCTYPE; one with entity declarations is the billion-laughs shape.
+    if docinfo.doctype or docinfo.internalDTD is not None:  # a DOCTYPE the byte scan missed (UTF-16)
         raise MalformedDocument(
             f"{where}: DTD/entities are not allowed (document declares {docinfo.doctype!r})"
         )
     return root
+
+
+def _refuse_doctype(content: bytes, where: str) -> None:
+    """Refuse a DOCTYPE before libxml2 reads its entity declarations (the billion-laughs shape).
+
+    ENTSO-E never sends one. A DOCTYPE can only stand before the first element, so only the prolog
+    is scanned.
+    """
+    first = _FIRST_ELEMENT.search(content)
+    prolog_end = first.start() if first else len(content)
+    if _DOCTYPE.search(content, 0, prolog_end):
+        raise MalformedDocument(f"{where}: DTD/entities are not allowed (the document has a DOCTYPE)")
 
 
 def unzip_members(content: bytes, where: str, max_bytes: int = MAX_DOCUMENT_BYTES) -> list[tuple[str, bytes]]:
