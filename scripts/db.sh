@@ -48,13 +48,15 @@ init_cluster() {
 # its data directory. A checkout under a 0700 directory (mktemp -d, a home directory) gets the
 # search bit for others on that directory only: no listing, no reading.
 allow_traversal() {
-    local user="$1" dir="$2"
-    while [ "$dir" != / ]; do
+    local user="$1" dir="" part parts
+    IFS=/ read -ra parts <<<"${2#/}"
+    # From the root down, so that only the directories that really block are changed.
+    for part in "${parts[@]}"; do
+        dir="$dir/$part"
         if ! runuser -u "$user" -- test -x "$dir" 2>/dev/null; then
             say "letting user '$user' enter $dir (chmod o+x) to reach the cluster's data directory"
             chmod o+x "$dir"
         fi
-        dir=$(dirname "$dir")
     done
 }
 
