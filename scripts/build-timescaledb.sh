@@ -20,7 +20,7 @@ if [ "$force" != --force ] && [ -f "$("$pg_config" --sharedir)/extension/timesca
 fi
 is_root || die "building TimescaleDB installs into PostgreSQL's system directories, which needs root" \
     "Run as root:  bash scripts/build-timescaledb.sh $major"
-"$pg_config" --includedir-server >/dev/null && [ -f "$("$pg_config" --includedir-server)/postgres.h" ] \
+[ -f "$("$pg_config" --includedir-server)/postgres.h" ] \
     || die "PostgreSQL $major server headers are missing" "apt-get install postgresql-server-dev-$major"
 
 apt_dir="$LOCAL_DIR/apt"

@@ -35,9 +35,13 @@ setup_venv() {
     if [ -f "$stamp" ] && [ "$(sed -n 1p "$stamp")" = "$wanted" ] && stamp_has_extras "$stamp" "$extras"; then
         return 0
     fi
-    say "installing Python dependencies: pip install -e '.[$extras]'"
-    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV_PY" -m pip install -q -e "$REPO_ROOT[$extras]" >&2 \
-        || die "pip install -e '.[$extras]' failed" "See pip's message above; fix it and run again."
+    say "installing Python dependencies: pip install -e '.[$extras]' (log: .local/pip-install.log)"
+    mkdir -p "$LOCAL_DIR"
+    # The log keeps setuptools' editable-install notice out of the terminal; it is shown on failure.
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV_PY" -m pip install -e "${REPO_ROOT}[$extras]" \
+        >"$LOCAL_DIR/pip-install.log" 2>&1 \
+        || die "pip install -e '.[$extras]' failed; the end of .local/pip-install.log:" \
+            "$(tail -n 15 "$LOCAL_DIR/pip-install.log")"
     if [ -f "$stamp" ] && [ "$(sed -n 1p "$stamp")" = "$wanted" ]; then
         extras="$extras,$(sed -n 2p "$stamp")"
     fi
