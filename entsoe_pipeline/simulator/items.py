@@ -128,9 +128,17 @@ def _published_blocks(q: Query, blocks: list[Interval], horizon: datetime) -> li
     ]
 
 
-def _mtu_period(start: int, end: int, step: int, fill: Callable[[np.ndarray], np.ndarray]) -> Period:
-    minutes = np.arange(start, end, step, dtype=np.int64)
-    return Period(start, end, resolution_of(step), fill(minutes))
+def _day_periods(days: list[Interval], step: int, fill: Callable[[np.ndarray], np.ndarray]) -> list[Period]:
+    """One Period per day; the values of all days come from one vectorised call over their span."""
+    if not days:
+        return []
+    bounds = [(to_minutes(a), to_minutes(b)) for a, b in days]
+    first = bounds[0][0]
+    numbers = fill(np.arange(first, bounds[-1][1], step, dtype=np.int64))
+    return [
+        Period(a, b, resolution_of(step), numbers[(a - first) // step : (b - first) // step])
+        for a, b in bounds
+    ]
 
 
 # --- builders, one per endpoint --------------------------------------------------------------------
@@ -188,72 +196,66 @@ def _day_ahead_days(q: Query) -> list[Interval]:
 
 
 def _day_ahead_load(q: Query) -> list[Series]:
-    step = mtu_minutes(q.area)
+    fill = partial(values.load_forecast, q.area, endpoint=q.endpoint.name)
     return [
-        gl_series(
-            business_type="A04",
-            domain="outBiddingZone_Domain",
-            eic=q.area.eic,
-            periods=(
-                _mtu_period(
-                    to_minutes(a),
-                    to_minutes(b),
-                    step,
-                    partial(values.load_forecast, q.area, endpoint=q.endpoint.name),
-                ),
-            ),
-        )
-        for a, b in _day_ahead_days(q)
+        gl_series(business_type="A04", domain="outBiddingZone_Domain", eic=q.area.eic, periods=(period,))
+        for period in _day_periods(_day_ahead_days(q), mtu_minutes(q.area), fill)
     ]
 
 
 def _wind_solar_forecast(q: Query) -> list[Series]:
-    step = mtu_minutes(q.area)
-    out = []
-    for a, b in _day_ahead_days(q):  # one TimeSeries per day and type, as the FI A69 file
-        for psr in forecast_types(q.area):
-            if q.psr_type and psr != q.psr_type:
-                continue
-            period = _mtu_period(
-                to_minutes(a), to_minutes(b), step, partial(values.wind_solar_forecast, q.area, psr)
-            )
-            out.append(
-                gl_series(
-                    business_type="A94" if psr == "B16" else "A93",
-                    domain="inBiddingZone_Domain",
-                    eic=q.area.eic,
-                    periods=(period,),
-                    curve_type="A03",
-                    psr_type=psr,
-                )
-            )
-    return out
+    days = _day_ahead_days(q)
+    by_type = {
+        psr: _day_periods(days, mtu_minutes(q.area), partial(values.wind_solar_forecast, q.area, psr))
+        for psr in forecast_types(q.area)
+        if not q.psr_type or psr == q.psr_type
+    }
+    return [  # one TimeSeries per day and type, day by day, as in the FI A69 fixture
+        gl_series(
+            business_type="A94" if psr == "B16" else "A93",  # solar / wind
+            domain="inBiddingZone_Domain",
+            eic=q.area.eic,
+            periods=(periods[day],),
+            curve_type="A03",
+            psr_type=psr,
+        )
+        for day in range(len(days))
+        for psr, periods in by_type.items()
+    ]
 
 
 def _prices(q: Query) -> list[Series]:
-    out = []
-    for a, b in _day_ahead_days(q):
-        for sequence in price_sequences(q.area):
-            if q.sequence is not None and sequence != q.sequence:
-                continue
-            step = price_mtu_minutes(a, q.area, sequence)
-            period = _mtu_period(
-                to_minutes(a), to_minutes(b), step, partial(values.day_ahead_price, q.area, sequence=sequence)
-            )
-            out.append(price_series(eic=q.area.eic, sequence=sequence, periods=(period,)))
-    return out
+    days = _day_ahead_days(q)
+    by_day: dict[int, list[Series]] = {day: [] for day in range(len(days))}
+    for sequence in price_sequences(q.area):
+        if q.sequence is not None and sequence != q.sequence:
+            continue
+        fill = partial(values.day_ahead_price, q.area, sequence=sequence)
+        steps = [price_mtu_minutes(a, q.area, sequence) for a, _ in days]
+        for step in sorted(set(steps)):
+            chosen = [day for day, s in enumerate(steps) if s == step]
+            periods = _day_periods([days[day] for day in chosen], step, fill)
+            for day, period in zip(chosen, periods, strict=True):
+                by_day[day].append(price_series(eic=q.area.eic, sequence=sequence, periods=(period,)))
+    return [s for day in range(len(days)) for s in by_day[day]]
 
 
 def _extremes(blocks: Callable[[datetime, datetime, str], list[Interval]], step_days: int, resolution: str):
     """Builder of min/max load forecasts (A60/A61) over local-calendar blocks of P1D or P7D steps."""
 
     def build(q: Query) -> list[Series]:
+        chosen = _published_blocks(q, blocks(q.start, q.end, q.area.tz), q.now + q.endpoint.horizon)
+        if not chosen:
+            return []
+        steps = [calendar_steps(block, q.area.tz, step_days) for block in chosen]
+        starts, ends = (np.concatenate(parts) for parts in zip(*steps, strict=True))
+        low, high = values.load_extremes(q.area, starts, ends, q.endpoint.name)
+        splits = np.cumsum([s.size for s, _ in steps])[:-1]
         out = []
-        horizon = q.now + q.endpoint.horizon
-        for block in _published_blocks(q, blocks(q.start, q.end, q.area.tz), horizon):
-            starts, ends = calendar_steps(block, q.area.tz, step_days)
-            low, high = values.load_extremes(q.area, starts, ends, q.endpoint.name)
-            for business_type, numbers in (("A60", low), ("A61", high)):
+        for block, block_low, block_high in zip(
+            chosen, np.split(low, splits), np.split(high, splits), strict=True
+        ):
+            for business_type, numbers in (("A60", block_low), ("A61", block_high)):
                 period = Period(to_minutes(block[0]), to_minutes(block[1]), resolution, numbers)
                 out.append(
                     gl_series(

@@ -66,16 +66,16 @@ class LocalTime:
 
 
 def local_time(minutes: np.ndarray, tz: str) -> LocalTime:
-    utc = pd.DatetimeIndex((np.asarray(minutes, dtype=np.int64) * 60).astype("datetime64[s]")).tz_localize(
-        "UTC"
-    )
-    local = utc.tz_convert(tz)
+    seconds = (np.asarray(minutes, dtype=np.int64) * 60).astype("datetime64[s]")
+    local = pd.DatetimeIndex(seconds).tz_localize("UTC").tz_convert(tz)
     wall = local.tz_localize(None).as_unit("s").asi8 // 60  # local wall-clock minutes since epoch
     day, minute_of_day = np.divmod(wall, MINUTES_PER_DAY)
+    dates = day.astype("datetime64[D]")
+    year_start = dates.astype("datetime64[Y]").astype("datetime64[D]")
     return LocalTime(
         hour=minute_of_day / 60.0,
-        weekday=np.asarray(local.dayofweek, dtype=np.int64),
-        day_of_year=np.asarray(local.dayofyear, dtype=np.int64),
+        weekday=(day + 3) % 7,  # 1970-01-01 was a Thursday
+        day_of_year=(dates - year_start).astype(np.int64) + 1,
         day=day,
     )
 
@@ -226,9 +226,9 @@ def day_ahead_price(area: Area, minutes: np.ndarray, sequence: int = 1) -> np.nd
     sun = solar_profile(area, minutes)
     weekend = local_time(minutes, area.tz).weekday >= 5
     price = (
-        40.0
+        50.0
         + 120.0 * (load - 0.6)
-        - np.where(weekend, 95.0, 60.0) * sun
+        - np.where(weekend, 95.0, 45.0) * sun
         - np.where(weekend, 15.0, 0.0)
         + 6.0 * smooth(f"price|{area.name}", minutes, 60 * 24)
     )
