@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test` and `make bench`: set-up, the database started, then COMMAND with its exit code:
 #   scripts/with-db.sh COMMAND [ARGS]
-# A cluster this script started is stopped again when COMMAND ends.
+# A cluster this script started is stopped again when COMMAND ends. DAGSTER_PG_* are exported as
+# for make run.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$REPO_ROOT/scripts/setup.sh"
 source "$REPO_ROOT/scripts/db.sh"
@@ -18,6 +19,10 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 if ! external_database && ! cluster_running; then started_db=1; fi
 start
+# The same Dagster instance storage as `make run`, so that a dagster command run from the repository
+# root (which reads ./dagster.yaml when DAGSTER_HOME is unset) finds its DAGSTER_PG_* variables.
+dagster_vars=$(dagster_env)
+while IFS= read -r line; do export "${line?}"; done <<<"$dagster_vars"
 
 say "running: $*"
 cd "$REPO_ROOT"
