@@ -131,6 +131,13 @@ def _utc(moment: datetime, name: str) -> datetime:
     return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, tzinfo=UTC)
 
 
+def _duration(span: timedelta) -> str:
+    hours, rest = divmod(int(span.total_seconds()), 3600)
+    if rest == 0 and hours % 24 == 0:
+        return f"{hours // 24} days"
+    return f"{hours} h {rest // 60} min" if rest else f"{hours} h"
+
+
 def _short(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%MZ")
 
@@ -224,9 +231,9 @@ class EntsoeClient:
                 logger.warning(
                     "%s: the API refused a %s window (limit %s); using %s per request from now on",
                     self._describe(ep, ar, chunk_start, chunk_end),
-                    rejected,
+                    _duration(rejected),
                     exc.max_span_hint or "not stated",
-                    span,
+                    _duration(span),
                 )
                 pending = deque(split_window(chunk_start, end, span))
                 continue
