@@ -1,0 +1,40 @@
+"""TimescaleDB (or plain PostgreSQL) storage of ENTSO-E points: schema, upserts, coverage and gaps.
+
+No Dagster here. Every function takes a DSN (``postgresql://...`` or ``postgresql+psycopg2://...``).
+"""
+
+from .completeness import (
+    IncompleteWindow,
+    SeriesSpec,
+    WindowCompleteness,
+    incomplete_windows,
+    window_completeness,
+)
+from .connection import connect
+from .coverage import LatestPoint, SeriesCoverage, latest_points, series_coverage
+from .empty_windows import record_empty_window
+from .errors import InvalidPoints, StorageError
+from .schema import SchemaStatus, ensure_schema
+from .summary import rebuild_summary
+from .upsert import UpsertCounts, upsert_points
+
+__all__ = [
+    "IncompleteWindow",
+    "InvalidPoints",
+    "LatestPoint",
+    "SchemaStatus",
+    "SeriesCoverage",
+    "SeriesSpec",
+    "StorageError",
+    "UpsertCounts",
+    "WindowCompleteness",
+    "connect",
+    "ensure_schema",
+    "incomplete_windows",
+    "latest_points",
+    "rebuild_summary",
+    "record_empty_window",
+    "series_coverage",
+    "upsert_points",
+    "window_completeness",
+]

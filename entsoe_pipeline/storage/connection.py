@@ -1,0 +1,82 @@
+"""Connections from a DSN, and removal of the password from anything shown to users.
+
+DSNs come as ``postgresql://user:pass@host:port/db`` or in SQLAlchemy's form
+``postgresql+psycopg2://...``; the driver suffix is stripped.
+"""
+
+from __future__ import annotations
+
+import re
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import psycopg2
+import psycopg2.extensions
+
+_DRIVER = re.compile(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://")
+
+
+def normalize_dsn(dsn: str) -> str:
+    """``postgresql+psycopg2://...`` -> ``postgresql://...``; key=value DSNs pass unchanged."""
+    return _DRIVER.sub(r"\1://", dsn.strip())
+
+
+def dsn_password(dsn: str) -> str | None:
+    """The password in a URL or key=value DSN, to scrub it from messages."""
+    dsn = normalize_dsn(dsn)
+    if "://" in dsn:
+        password = urlsplit(dsn).password
+        return unquote(password) if password else None
+    match = re.search(r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn)
+    if not match:
+        return None
+    value = match.group(1)
+    return value[1:-1] if value.startswith("'") else value
+
+
+def redact(text: str, dsn: str | None) -> str:
+    """``text`` with the DSN's password (plain and URL-encoded) replaced by ``***``."""
+    if not dsn:
+        return text
+    password = dsn_password(dsn)
+    if password:
+        text = text.replace(password, "***")
+        raw = urlsplit(normalize_dsn(dsn)).password if "://" in dsn else None
+        if raw and raw != password:
+            text = text.replace(raw, "***")
+    return text
+
+
+class Connection(psycopg2.extensions.connection):
+    """A psycopg2 connection whose ``with`` block commits (or rolls back) and then closes it.
+
+    psycopg2's own connection only ends the transaction on leaving ``with``; every caller here
+    opens a connection per unit of work, so leaving the block should also release it.
+    """
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Any:
+        try:
+            if not self.closed:  # a dropped connection has nothing left to commit or roll back
+                return super().__exit__(exc_type, exc, tb)
+            return None
+        finally:
+            self.close()
+
+
+def connect(dsn: str, **kwargs: Any) -> Connection:
+    """Open a connection; use it as ``with connect(dsn) as conn:`` (commit on success, then close)."""
+    conn = psycopg2.connect(normalize_dsn(dsn), connection_factory=Connection, **kwargs)
+    assert isinstance(conn, Connection)
+    # Timestamps come back in UTC whatever the server's or role's default zone, and
+    # timestamptz arithmetic with day steps is UTC unless a query sets the zone itself.
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SET TimeZone TO 'UTC'")
+    conn.autocommit = False
+    return conn

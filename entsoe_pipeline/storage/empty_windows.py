@@ -1,0 +1,43 @@
+"""Windows for which ENTSO-E confirmed it has no data ("No matching data found").
+
+The gap sensor stops asking for a window after a number of such answers; ``tries`` counts them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg2
+
+from .connection import connect, redact
+from .errors import StorageError
+
+_RECORD = """
+INSERT INTO entsoe.empty_windows AS e (endpoint, area, window_start, window_end)
+VALUES (%s, %s, %s, %s)
+ON CONFLICT (endpoint, area, window_start, window_end)
+DO UPDATE SET tries = e.tries + 1, last_checked_at = now()
+RETURNING tries
+"""
+
+
+def record_empty_window(dsn: str, endpoint: str, area: str, start: datetime, end: datetime) -> int:
+    """Record one more "no data" answer for ``[start, end)``; returns how many there have been."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValueError("start and end must be timezone-aware")
+    if end <= start:
+        raise ValueError(f"empty window {start.isoformat()} .. {end.isoformat()}")
+    try:
+        with connect(dsn) as conn, conn.cursor() as cur:
+            cur.execute(_RECORD, (endpoint, area, start, end))
+            row = cur.fetchone()
+            assert row is not None
+            return int(row[0])
+    except psycopg2.Error as exc:
+        raise StorageError(
+            redact(
+                f"recording the empty window {start:%Y-%m-%dT%H:%MZ}..{end:%Y-%m-%dT%H:%MZ} of "
+                f"{endpoint} {area} failed: {str(exc).strip()}",
+                dsn,
+            )
+        ) from None

@@ -1,0 +1,49 @@
+"""Rebuilding ``entsoe.daily_counts`` from the raw points.
+
+Needed after changes that bypass ``upsert_points`` and the triggers: ``drop_chunks`` or a
+retention policy, ``COPY``/``INSERT`` straight into ``entsoe.observations``, or restoring a dump of
+one table without the other. The rebuild locks the summary against concurrent upserts (they wait
+for it) so that no write is counted twice or lost.
+"""
+
+from __future__ import annotations
+
+import psycopg2
+
+from .connection import connect, redact
+from .errors import StorageError
+
+_DELETE = """
+DELETE FROM entsoe.daily_counts
+WHERE (%(endpoint)s::text IS NULL OR endpoint = %(endpoint)s)
+  AND (%(area)s::text IS NULL OR area = %(area)s)
+"""
+
+_INSERT = """
+INSERT INTO entsoe.daily_counts
+    (endpoint, area, business_type, psr_type, variant, day, resolution, points)
+SELECT endpoint, area, business_type, psr_type, variant, (time AT TIME ZONE 'UTC')::date,
+       resolution, count(*)
+FROM entsoe.observations
+WHERE (%(endpoint)s::text IS NULL OR endpoint = %(endpoint)s)
+  AND (%(area)s::text IS NULL OR area = %(area)s)
+GROUP BY 1, 2, 3, 4, 5, 6, 7
+"""
+
+
+def rebuild_summary(dsn: str, endpoint: str | None = None, area: str | None = None) -> int:
+    """Recompute the summary of one endpoint, one area (EIC), both, or everything; returns the
+    number of summary rows written."""
+    try:
+        with connect(dsn) as conn, conn.cursor() as cur:
+            cur.execute("SET LOCAL work_mem = '256MB'")
+            cur.execute("LOCK TABLE entsoe.daily_counts IN SHARE ROW EXCLUSIVE MODE")
+            params = {"endpoint": endpoint, "area": area}
+            cur.execute(_DELETE, params)
+            cur.execute(_INSERT, params)
+            return int(cur.rowcount)
+    except psycopg2.Error as exc:
+        scope = " ".join(x for x in (endpoint, area) if x) or "all series"
+        raise StorageError(
+            redact(f"rebuilding the summary of {scope} failed: {str(exc).strip()}", dsn)
+        ) from None
