@@ -13,7 +13,7 @@ import sys
 import threading
 from dataclasses import replace
 
-from .config import DEMO_TOKEN, ENV_PREFIX, SimulatorConfig, parse_datetime
+from .config import DEMO_TOKEN, ENV_PREFIX, SimulatorConfig, parse_datetime, parse_windows
 from .server import SimulatorServer
 
 DEFAULT_PORT = 8765
@@ -62,6 +62,13 @@ def _parser(defaults: SimulatorConfig) -> argparse.ArgumentParser:
         "--malformed-rate", type=float, default=defaults.malformed_rate, help="fraction of non-XML bodies"
     )
     p.add_argument("--seed", type=int, default=defaults.seed, help="seed of the fault draws")
+    p.add_argument(
+        "--no-data",
+        type=parse_windows,
+        default=defaults.no_data,
+        metavar="START/END[,START/END...]",
+        help="windows in which nothing is published, e.g. 2025-08-01T00:00Z/2025-08-02T00:00Z",
+    )
     p.add_argument("--verbose", action="store_true", help="log every request (token redacted)")
     return p
 
@@ -85,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             truncate_rate=args.truncate_rate,
             malformed_rate=args.malformed_rate,
             seed=args.seed,
+            no_data=args.no_data,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -54,7 +54,7 @@ class SimulatorConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SimulatorConfig:
         """Configuration from ENTSOE_SIMULATOR_* variables (TOKEN, NOW, RATE_LIMIT, BAN_SECONDS,
-        ERROR_RATE, LATENCY, TRUNCATE_RATE, MALFORMED_RATE, SEED); unset ones keep their defaults."""
+        ERROR_RATE, LATENCY, TRUNCATE_RATE, MALFORMED_RATE, SEED, NO_DATA); unset ones keep their defaults."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for env_name, (field_name, convert) in ENV_FIELDS.items():
@@ -78,6 +78,17 @@ def parse_datetime(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def parse_windows(text: str) -> tuple[tuple[datetime, datetime], ...]:
+    """Windows written as START/END ISO 8601 instants, separated by commas."""
+    windows = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        start, sep, end = part.partition("/")
+        if not sep:
+            raise ValueError(f"window {part!r} is not START/END")
+        windows.append((parse_datetime(start), parse_datetime(end)))
+    return tuple(windows)
+
+
 def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"no_data windows must be tz-aware, got {moment.isoformat()}")
@@ -94,6 +105,7 @@ ENV_FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "TRUNCATE_RATE": ("truncate_rate", float),
     "MALFORMED_RATE": ("malformed_rate", float),
     "SEED": ("seed", int),
+    "NO_DATA": ("no_data", parse_windows),
 }
 
 assert {f for f, _ in ENV_FIELDS.values()} <= {f.name for f in fields(SimulatorConfig)}

@@ -122,6 +122,10 @@ def test_configuration_comes_from_environment_variables():
         }
     )
     assert (config.token, config.error_rate, config.now) == ("t", 0.25, FIXED_NOW)
+    windows = SimulatorConfig.from_env(
+        {"ENTSOE_SIMULATOR_NO_DATA": "2025-08-01T00:00Z/2025-08-02T00:00Z"}
+    ).no_data
+    assert windows == ((datetime(2025, 8, 1, tzinfo=UTC), datetime(2025, 8, 2, tzinfo=UTC)),)
     with pytest.raises(ValueError, match="ENTSOE_SIMULATOR_RATE_LIMIT='many'"):
         SimulatorConfig.from_env({"ENTSOE_SIMULATOR_RATE_LIMIT": "many"})
 
