@@ -146,6 +146,11 @@ class EntsoeClient:
     """Client of the ENTSO-E REST API (or of the bundled simulator, which speaks the same API).
 
     Use it as a context manager (or call ``close``) to release its HTTP connections.
+
+    Without ``limiter`` the client draws from the process-wide bucket of its (base_url, token), at
+    ``requests_per_minute`` (the lowest rate any client of that bucket asked for). ``sleep``,
+    ``clock`` (wall-clock epoch seconds, for "banned until" times) and ``rng`` (backoff jitter) are
+    injectable so that tests need not wait.
     """
 
     def __init__(
@@ -392,7 +397,7 @@ class EntsoeClient:
         params = {**ep.params(ar), "periodStart": format_period(start), "periodEnd": format_period(end)}
         query = urlencode(params)
         window = f"{_short(start)} to {_short(end)}"
-        return f"{ep.name} for {ar.name} ({ar.eic}), {window} [GET {self.base_url}?{query}]"
+        return self._redact(f"{ep.name} for {ar.name} ({ar.eic}), {window} [GET {self.base_url}?{query}]")
 
     def _snippet(self, body: bytes, limit: int = 300) -> str:
         text = " ".join(_TAGS.sub(" ", body[:4096].decode("utf-8", "replace")).split())
