@@ -24,6 +24,7 @@ from entsoe_pipeline.entsoe.errors import (
 )
 from entsoe_pipeline.entsoe.point_frame import COLUMNS
 from entsoe_pipeline.entsoe.rate_limit import RateLimiter
+from entsoe_pipeline.simulator import DEMO_TOKEN
 from entsoe_pipeline_tests.fixtures.simulator import FIXED_NOW
 
 SECRET = "tok-5e3c1f9a-b7d2-distinctive"
@@ -75,6 +76,16 @@ def test_one_day_of_actual_load_comes_in_one_request(make_simulator, area, point
     assert result.requests == sim.request_count == sim.count("actual_load", area) == 1
     assert result.windows == (DAY,)
     assert result.empty_windows == ()
+
+
+def test_the_session_simulator_runs_on_the_real_clock(simulator):
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    with _client(simulator.url, token=DEMO_TOKEN) as client:
+        # Two days back: yesterday's last quarter hour is only published from 01:00 UTC today.
+        earlier = client.fetch("actual_load", "DE_LU", today - timedelta(days=2), today - timedelta(days=1))
+        next_week = client.fetch("actual_load", "DE_LU", today + timedelta(days=7), today + timedelta(days=8))
+    assert len(earlier.points) == 96
+    assert next_week.points.empty and next_week.empty_windows == next_week.windows
 
 
 def test_refetching_a_window_gives_identical_values(make_simulator):
