@@ -18,8 +18,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 superuser_psql() {
-    PGOPTIONS='-c client_min_messages=warning' PGPASSWORD=$(cat "$PG_SUPERUSER_PASSWORD_FILE") "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 \
-        -h 127.0.0.1 -p "$(pg_port)" -U postgres "$@"
+    PGOPTIONS='-c client_min_messages=warning' PGPASSWORD=$(cat "$PG_SUPERUSER_PASSWORD_FILE") \
+        "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(pg_port)" -U postgres "$@"
 }
 
 init_cluster() {

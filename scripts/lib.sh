@@ -40,6 +40,7 @@ load_dotenv() {
     [ -f "$file" ] || return 0
     while IFS= read -r line || [ -n "$line" ]; do
         line="${line#"${line%%[![:space:]]*}"}"
+        line="${line%"${line##*[![:space:]]}"}"
         case "$line" in '' | '#'*) continue ;; esac
         line="${line#export }"
         key="${line%%=*}"
