@@ -27,21 +27,24 @@ class Curve:
     duplicates: int  # Points dropped because a later Point had the same position
 
 
-def decode_curve(positions: np.ndarray, values: np.ndarray, count: int, curve_type: str) -> Curve:
+def decode_curve(
+    positions: np.ndarray, values: np.ndarray, count: int, curve_type: str, *, ordered: bool = False
+) -> Curve:
     """The positions 1..``count`` that carry a value, in order, with their values.
 
     Points are sorted by position (hand-edited files have them out of order); of two Points with
     the same position the later one in document order wins. Positions outside 1..count raise.
+    ``ordered`` says the caller already knows that the positions increase strictly.
     """
     if curve_type not in CURVE_TYPES:
         raise CurveError(f"curveType {curve_type!r} is not supported (known: {', '.join(CURVE_TYPES)})")
     if positions.size:
-        low, high = int(positions.min()), int(positions.max())
+        low, high = (positions[0], positions[-1]) if ordered else (positions.min(), positions.max())
         if low < 1 or high > count:
-            bad = low if low < 1 else high
+            bad = int(low if low < 1 else high)
             raise CurveError(f"Point position {bad} lies outside the Period's positions 1..{count}")
     duplicates = 0
-    if positions.size > 1 and not bool(np.all(positions[1:] > positions[:-1])):
+    if not ordered and positions.size > 1 and not (positions[1:] > positions[:-1]).all():
         order = np.argsort(positions, kind="stable")
         positions, values = positions[order], values[order]
         keep = np.append(positions[1:] != positions[:-1], True)  # last of equal positions
@@ -49,7 +52,9 @@ def decode_curve(positions: np.ndarray, values: np.ndarray, count: int, curve_ty
         if duplicates:
             positions, values = positions[keep], values[keep]
     if curve_type == VARIABLE_BLOCKS and positions.size:
-        lengths = np.diff(np.append(positions, count + 1))
+        lengths = np.empty_like(positions)
+        np.subtract(positions[1:], positions[:-1], out=lengths[:-1])
+        lengths[-1] = count + 1 - positions[-1]
         values = np.repeat(values, lengths)
         # Positions before the first Point stay empty: there is no earlier value to repeat.
         positions = np.arange(positions[0], count + 1, dtype=np.int64)

@@ -13,6 +13,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -63,6 +64,7 @@ class Resolution:
         return f"PT{self.seconds}S"
 
 
+@lru_cache(maxsize=64)
 def parse_resolution(text: str) -> Resolution:
     """Parse an ISO 8601 duration as ENTSO-E writes it (PT15M, PT60M, P1D, P7D, P1M, P1Y, ...)."""
     match = _DURATION.fullmatch(text.strip())

@@ -3,8 +3,7 @@
 Reads GL_MarketDocument (load, generation, forecasts) and Publication_MarketDocument (prices),
 raises the typed error of an Acknowledgement_MarketDocument, and concatenates the documents of a
 ZIP body. Elements are found by local name whatever the namespace version (A44 7:0 and 7:3 both
-occur). Points are read per Period with compiled XPath into lists of strings that numpy converts in
-bulk: no Python object per Point beyond its two strings.
+occur). The Points of a Period are read in bulk into numpy arrays (see points.py).
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import pandas as pd
 from lxml import etree
 
@@ -25,6 +23,7 @@ from .curves import FIXED_BLOCKS, CurveError, decode_curve
 from .durations import DurationError, PeriodGrid, Resolution, parse_resolution, parse_utc, period_grid
 from .errors import MalformedDocument
 from .point_frame import PointFrameBuilder, SeriesKey
+from .points import PointError, PointReader, point_reader
 from .xml_safety import MAX_DOCUMENT_BYTES, is_zip, parse_xml, unzip_members
 
 GL_ROOT = "GL_MarketDocument"
@@ -118,9 +117,9 @@ def _parse_data_document(root: etree._Element, where: str, builder: PointFrameBu
     document = _read_header(root, where)
     mrid = document.header.get("mRID", "")
     revision = _revision(document.header.get("revisionNumber", ""), where)
-    paths = _paths(document.namespace)
+    tags = _period_tags(document.namespace)
     for series in document.series:
-        _parse_series(series, document, paths, builder, mrid, revision)
+        _parse_series(series, document, tags, builder, mrid, revision)
     return {
         "document_type": document.document_type,
         "process_type": document.header.get("process.processType", ""),
@@ -154,7 +153,7 @@ def _read_header(root: etree._Element, where: str) -> _Document:
 def _parse_series(
     series: etree._Element,
     document: _Document,
-    paths: _PointPaths,
+    tags: _PeriodTags,
     builder: PointFrameBuilder,
     mrid: str,
     revision: int,
@@ -177,7 +176,7 @@ def _parse_series(
     tz = _area_tz(key.area)
     for period in periods:
         _parse_period(
-            period, paths, builder, series_id, curve_type, tz, f"{where} Period (line {period.sourceline})"
+            period, tags, builder, series_id, curve_type, tz, f"{where} Period (line {period.sourceline})"
         )
 
 
@@ -215,7 +214,7 @@ def _series_key(fields: dict[str, str], document: _Document, where: str) -> Seri
 
 def _parse_period(
     period: etree._Element,
-    paths: _PointPaths,
+    tags: _PeriodTags,
     builder: PointFrameBuilder,
     series_id: int,
     curve_type: str,
@@ -223,10 +222,10 @@ def _parse_period(
     where: str,
 ) -> None:
     start_text = end_text = resolution_text = ""
-    interval = period.find(paths.time_interval)
+    interval = period.find(tags.time_interval)
     if interval is not None:
-        start_text, end_text = _text(interval.find(paths.start)), _text(interval.find(paths.end))
-    resolution_text = _text(period.find(paths.resolution))
+        start_text, end_text = _text(interval.find(tags.start)), _text(interval.find(tags.end))
+    resolution_text = _text(period.find(tags.resolution))
     if not (start_text and end_text and resolution_text):
         raise MalformedDocument(f"{where}: timeInterval start/end or resolution missing")
     try:
@@ -234,10 +233,10 @@ def _parse_period(
         grid = _grid(parse_utc(start_text), parse_utc(end_text), resolution, tz)
     except DurationError as exc:
         raise MalformedDocument(f"{where}: {exc}") from None
-    positions, values = _read_points(period, paths, where)
     try:
-        curve = decode_curve(positions, values, grid.count, curve_type)
-    except CurveError as exc:
+        positions, values, ordered = tags.points.read(period)
+        curve = decode_curve(positions, values, grid.count, curve_type, ordered=ordered)
+    except (PointError, CurveError) as exc:
         raise MalformedDocument(f"{where}: {exc}") from None
     builder.duplicates += curve.duplicates
     builder.add(series_id, resolution.normalised, grid.starts(curve.positions), curve.values)
@@ -255,85 +254,24 @@ def _grid(start: datetime, end: datetime, resolution: Resolution, tz: ZoneInfo |
         return period_grid(start, end, resolution, _UTC_TZ)
 
 
-def _read_points(period: etree._Element, paths: _PointPaths, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (int64) and values (float64) of the Period's Points, in document order."""
-    count = int(paths.count(period))
-    position_texts = paths.positions(period)
-    value_texts = paths.quantities(period)
-    if len(value_texts) != count:
-        value_texts = paths.prices(period)
-    if not (len(position_texts) == len(value_texts) == count):
-        _raise_for_bad_point(period, where)
-    try:
-        positions = np.array(position_texts, dtype=np.int64)
-    except (ValueError, OverflowError):
-        raise MalformedDocument(
-            f"{where}: {_first_bad(position_texts, int)!r} is not a Point position"
-        ) from None
-    try:
-        values = np.array(value_texts, dtype=np.float64)
-    except ValueError:
-        raise MalformedDocument(f"{where}: {_first_bad(value_texts, float)!r} is not a Point value") from None
-    return positions, values
-
-
-def _raise_for_bad_point(period: etree._Element, where: str) -> None:
-    for point in period.iterchildren("{*}Point"):
-        children = [_local_name(c.tag) for c in point if _text(c)]
-        if children.count("position") != 1:
-            raise MalformedDocument(f"{where}: Point at line {point.sourceline} needs exactly one position")
-        if children.count("quantity") + children.count("price.amount") != 1:
-            raise MalformedDocument(f"{where}: Point at line {point.sourceline} needs exactly one value")
-    raise MalformedDocument(
-        f"{where}: Points unreadable: each needs one position and one value, as plain text"
-    )
-
-
-def _first_bad(texts: list[str], convert: type) -> str:
-    for text in texts:
-        try:
-            convert(text)
-        except (ValueError, OverflowError):
-            return text
-    return "?"
-
-
 @dataclass(frozen=True)
-class _PointPaths:
-    """Compiled lookups for one namespace (documents are parsed by local name)."""
+class _PeriodTags:
+    """Qualified tag names of a Period's children in one namespace."""
 
     time_interval: str
     start: str
     end: str
     resolution: str
-    count: etree.XPath
-    positions: etree.XPath
-    quantities: etree.XPath
-    prices: etree.XPath
+    points: PointReader
 
 
 @lru_cache(maxsize=32)
-def _paths(namespace: str) -> _PointPaths:
-    # XPath with a namespace prefix runs in libxml2 and returns plain strings (smart_strings=False),
-    # much faster than walking Point elements from Python.
-    prefix = "n:" if namespace else ""
-    spaces = {"n": namespace} if namespace else None
-
-    def xpath(expression: str) -> etree.XPath:
-        return etree.XPath(expression.replace("n:", prefix), namespaces=spaces, smart_strings=False)
-
+def _period_tags(namespace: str) -> _PeriodTags:
     def tag(name: str) -> str:
         return f"{{{namespace}}}{name}" if namespace else name
 
-    return _PointPaths(
-        time_interval=tag("timeInterval"),
-        start=tag("start"),
-        end=tag("end"),
-        resolution=tag("resolution"),
-        count=xpath("count(n:Point)"),
-        positions=xpath("n:Point/n:position/text()"),
-        quantities=xpath("n:Point/n:quantity/text()"),
-        prices=xpath("n:Point/n:price.amount/text()"),
+    return _PeriodTags(
+        tag("timeInterval"), tag("start"), tag("end"), tag("resolution"), point_reader(namespace)
     )
 
 
@@ -364,8 +302,17 @@ def _split_tag(tag: object) -> tuple[str, str]:
     return "", tag
 
 
+_LOCAL_NAMES: dict[object, str] = {}
+
+
 def _local_name(tag: object) -> str:
-    return _split_tag(tag)[1]
+    # A document repeats a dozen tags thousands of times; a dict beats splitting each one.
+    name = _LOCAL_NAMES.get(tag)
+    if name is None:
+        name = _split_tag(tag)[1]
+        if len(_LOCAL_NAMES) < 4096:  # tags come from untrusted documents: keep the cache bounded
+            _LOCAL_NAMES[tag] = name
+    return name
 
 
 def _text(element: etree._Element | None) -> str:
