@@ -224,6 +224,13 @@ print(f"DAGSTER_PG_DB={unquote(url.path.strip('/'))}")
 EOF
 }
 
+# Exports what dagster_env prints into this shell (for the scripts that start dagster or the tests).
+export_dagster_env() {
+    local vars line
+    vars=$(dagster_env)
+    while IFS= read -r line; do export "${line?}"; done <<<"$vars"
+}
+
 replace_db_name() { sed -E "s#^([^?]*/)[^/?]*(\\?.*)?\$#\\1$2\\2#" <<<"$1"; }
 
 main() {

@@ -37,8 +37,7 @@ if [ -z "${DAGSTER_PG_HOST:-}${DAGSTER_PG_URL:-}" ] && external_database; then
         export DAGSTER_PG_URL="$ENTSOE_DATABASE_URL"
     fi
 fi
-dagster_vars=$(dagster_env)
-while IFS= read -r line; do export "${line?}"; done <<<"$dagster_vars"
+export_dagster_env
 
 export DAGSTER_HOME="$LOCAL_DIR/dagster_home"
 mkdir -p "$DAGSTER_HOME"

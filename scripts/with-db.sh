@@ -21,8 +21,7 @@ if ! external_database && ! cluster_running; then started_db=1; fi
 start
 # The same Dagster instance storage as `make run`, so that a dagster command run from the repository
 # root (which reads ./dagster.yaml when DAGSTER_HOME is unset) finds its DAGSTER_PG_* variables.
-dagster_vars=$(dagster_env)
-while IFS= read -r line; do export "${line?}"; done <<<"$dagster_vars"
+export_dagster_env
 
 say "running: $*"
 cd "$REPO_ROOT"
