@@ -115,6 +115,8 @@ class PeriodGrid:
         return self.boundaries_ns[positions - 1]
 
 
+# Cached: A60/A61 min/max series and per-day documents repeat the same Periods many times.
+@lru_cache(maxsize=1024)
 def period_grid(start: datetime, end: datetime, resolution: Resolution, tz: ZoneInfo) -> PeriodGrid:
     """Positions of a Period [start, end) at ``resolution``; ``tz`` is the area's zone.
 
@@ -138,8 +140,9 @@ def period_grid(start: datetime, end: datetime, resolution: Resolution, tz: Zone
             )
         _check_count(count, start, end, resolution)
         return PeriodGrid(count, start_ns, step_ns, None)
-    boundaries = _calendar_boundaries(start, end, resolution, tz)
-    return PeriodGrid(len(boundaries) - 1, start_ns, 0, np.array([to_ns(b) for b in boundaries], np.int64))
+    boundaries = np.array([to_ns(b) for b in _calendar_boundaries(start, end, resolution, tz)], np.int64)
+    boundaries.flags.writeable = False  # shared through the cache
+    return PeriodGrid(len(boundaries) - 1, start_ns, 0, boundaries)
 
 
 def _calendar_boundaries(

@@ -60,6 +60,8 @@ def parse_document(
     later one had the same series key and time).
     """
     where = source or "ENTSO-E response"
+    if isinstance(content, str):  # a decoded body may have lost its declared encoding
+        raise TypeError(f"{where}: parse_document reads the raw body as bytes (response.content), not text")
     content = bytes(content) if not isinstance(content, bytes) else content
     builder = PointFrameBuilder()
     if is_zip(content):

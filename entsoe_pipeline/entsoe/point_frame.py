@@ -25,6 +25,8 @@ COLUMNS = (
     "revision",
 )
 _TEXT_COLUMNS = ("resolution", "business_type", "psr_type", "variant", "area", "unit", "document_mrid")
+# Resolved once: looking a dtype up by name costs more than building a small column.
+_TEXT_DTYPE = pd.api.types.pandas_dtype("str")
 
 
 class SeriesKey(NamedTuple):
@@ -129,11 +131,11 @@ def _frame(
     times: np.ndarray, values: np.ndarray, text: dict[str, np.ndarray], revision: np.ndarray
 ) -> pd.DataFrame:
     columns: dict[str, object] = {
-        "time": pd.DatetimeIndex(times.view("datetime64[ns]")).tz_localize("UTC").array,
+        "time": pd.array(times.view("datetime64[ns]")).tz_localize("UTC"),
         "value": values.astype(np.float64, copy=False),
     }
     for name in _TEXT_COLUMNS:
-        columns[name] = pd.array(text[name], dtype="str")
+        columns[name] = pd.array(text[name], dtype=_TEXT_DTYPE)
     columns["revision"] = revision
     return pd.DataFrame({name: columns[name] for name in COLUMNS}, copy=False)
 
