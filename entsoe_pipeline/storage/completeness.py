@@ -129,7 +129,8 @@ _PRESENT_FROM_SUMMARY = f"""
 SELECT l.spec, l.business_type, l.psr_type, l.variant,
        width_bucket(d.day, %(days)s::date[]) AS w,
        sum(d.points)::bigint AS points,
-       coalesce(sum(d.points * extract(epoch FROM d.resolution)) FILTER (WHERE NOT c.cal), 0)::float8 AS covered,
+       coalesce(sum(d.points * extract(epoch FROM d.resolution)) FILTER (WHERE NOT c.cal), 0)::float8
+           AS covered,
        min(d.resolution) FILTER (WHERE NOT c.cal) AS finest_sub,
        min(d.resolution) FILTER (WHERE c.cal) AS finest_cal
 FROM entsoe_live l

@@ -27,6 +27,7 @@ Nothing is ever deleted: points stored earlier and absent from the batch stay.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -268,7 +269,9 @@ def upsert_points(
                 conn.commit()
             except BaseException:
                 if not conn.closed:
-                    conn.rollback()
+                    # A dead connection has nothing to roll back: the server did it.
+                    with contextlib.suppress(psycopg2.Error):
+                        conn.rollback()
                 raise
     except psycopg2.Error as exc:
         detail = " ".join(str(exc).split())
