@@ -7,7 +7,7 @@ business_type, psr_type, variant, area, unit, document_mrid (str) and revision (
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ COLUMNS = (
 )
 _TEXT_COLUMNS = ("resolution", "business_type", "psr_type", "variant", "area", "unit", "document_mrid")
 # Resolved once: looking a dtype up by name costs more than building a small column.
-_TEXT_DTYPE = pd.api.types.pandas_dtype("str")
+_TEXT_DTYPE: Any = pd.api.types.pandas_dtype("str")  # StringDtype under pandas 3
 
 
 class SeriesKey(NamedTuple):
