@@ -272,13 +272,16 @@ def test_split_generation_series_with_equal_key_are_concatenated():
 
 
 def test_a03_generation_repeats_the_previous_value_for_omitted_positions():
-    content = fixture_bytes("gen_actual_A75-A16_SE4_20251020_PT60M_A03_em.xml")
-    frame = parse_document(content)
-    per_psr = frame.groupby("psr_type").size()
-    assert set(per_psr) == {71}  # 2025-10-20T11:00Z..10-23T10:00Z = 71 hours for each psrType
-    # Decoding A03 adds only repeats: consecutive equal values account for the 26 omitted points.
-    repeats = sum(int((g.value.diff() == 0).sum()) for _, g in frame.groupby("psr_type"))
-    assert repeats >= 26
+    frame = parse_document(fixture_bytes("gen_actual_A75-A16_SE4_20251020_PT60M_A03_em.xml"))
+    assert set(frame.groupby("psr_type").size()) == {71}  # 2025-10-20T11:00Z..10-23T10:00Z for each
+    b04 = frame[frame.psr_type == "B04"].set_index("time").value
+    # B04 has Points at positions 7 (0.4) and 10 but none at 8 and 9 (11:00Z + 7..8 hours).
+    assert b04[pd.Timestamp("2025-10-20T17:00Z")] == 0.4
+    assert b04[pd.Timestamp("2025-10-20T18:00Z")] == 0.4
+    assert b04[pd.Timestamp("2025-10-20T19:00Z")] == 0.4
+    assert b04[pd.Timestamp("2025-10-20T20:00Z")] == 0.3  # position 10's own value
+    b12 = frame[frame.psr_type == "B12"].value.tolist()
+    assert b12[:2] == [90.23, 90.23]  # position 2 omitted
 
 
 def test_de_lu_second_classification_sequence_is_a_separate_variant():
