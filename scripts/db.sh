@@ -116,6 +116,9 @@ start() {
     [ -x "$(pg_bin)/pg_ctl" ] || die "PostgreSQL $(pg_major) is not installed" "Run: make setup"
     timescaledb_installed || die "the TimescaleDB extension is not installed for PostgreSQL $(pg_major)" "Run: make setup"
     mkdir -p "$LOCAL_DIR"
+    # One start at a time per checkout (fd 8): two sessions starting together must not both initdb.
+    exec 8>>"$LOCAL_DIR/pg-start.lock"
+    flock -x 8
     [ -f "$PG_DATA/PG_VERSION" ] || init_cluster
     local data_major
     data_major=$(cat "$PG_DATA/PG_VERSION")
@@ -127,10 +130,37 @@ start() {
         choose_port
         write_cluster_config
         say "starting PostgreSQL $(pg_major) on 127.0.0.1:$(pg_port) (log: ${PG_LOG#"$REPO_ROOT/"})"
-        as_pg_user "$(pg_bin)/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -o "-p $(pg_port)" -w -t 60 start >/dev/null \
+        # The server must not inherit the lock descriptors (8, 9), or it would hold the locks forever.
+        as_pg_user "$(pg_bin)/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -o "-p $(pg_port)" -w -t 60 start \
+            >/dev/null 8>&- 9>&- \
             || die "PostgreSQL did not start" "The last lines of $PG_LOG:" "$(tail -n 5 "$PG_LOG" 2>/dev/null)"
     fi
     ensure_roles_and_databases
+    exec 8>&-
+}
+
+# A session (make run, make test, make bench) holds a shared lock on .local/pg-sessions.lock (fd 9)
+# while it uses the cluster; so do the test fixtures. The session that started the cluster stops it
+# at its end only when it can take the lock exclusively, i.e. when no other session still uses it.
+join_cluster_session() {
+    STARTED_CLUSTER=""
+    if ! external_database; then
+        mkdir -p "$LOCAL_DIR"
+        exec 9>>"$LOCAL_DIR/pg-sessions.lock"
+        flock -s 9
+        cluster_running || STARTED_CLUSTER=1
+    fi
+    start
+}
+
+leave_cluster_session() {
+    [ -n "${STARTED_CLUSTER:-}" ] || return 0
+    if flock -x -n 9; then
+        stop_cluster
+    else
+        say "leaving PostgreSQL running: another session (make run, make test, pytest) still uses it"
+    fi
+    exec 9>&-
 }
 
 check_external() {

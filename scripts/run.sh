@@ -11,7 +11,6 @@ setup_venv
 setup_postgres
 
 simulator_pid=""
-started_db=""
 cleanup() {
     trap - EXIT INT TERM
     if [ -n "$simulator_pid" ] && kill -0 "$simulator_pid" 2>/dev/null; then
@@ -19,14 +18,13 @@ cleanup() {
         kill "$simulator_pid" 2>/dev/null || true
         wait "$simulator_pid" 2>/dev/null || true
     fi
-    if [ -n "$started_db" ]; then stop_cluster; fi
+    leave_cluster_session
 }
 trap cleanup EXIT
 trap 'exit 0' INT   # Ctrl-C is how make run is meant to stop
 trap 'exit 143' TERM
 
-if ! external_database && ! cluster_running; then started_db=1; fi
-start
+join_cluster_session
 export ENTSOE_DATABASE_URL
 ENTSOE_DATABASE_URL=$(database_url)
 
@@ -50,7 +48,7 @@ if [ -z "${ENTSOE_API_TOKEN:-}" ]; then
         "Stop the program using it, or set ENTSOE_SIMULATOR_PORT to a free port."
     say "no ENTSOE_API_TOKEN: demo mode, starting the ENTSO-E simulator on 127.0.0.1:$simulator_port (log: .local/simulator.log)"
     "$VENV_PY" -m entsoe_pipeline.simulator --host 127.0.0.1 --port "$simulator_port" \
-        >"$LOCAL_DIR/simulator.log" 2>&1 </dev/null &
+        >"$LOCAL_DIR/simulator.log" 2>&1 </dev/null 9>&- &
     simulator_pid=$!
     for _ in $(seq 1 150); do
         port_in_use "$simulator_port" && break
@@ -72,4 +70,4 @@ port_in_use "$dagster_port" && die "port $dagster_port (Dagster's web UI) is alr
     "Stop the program using it, or set ENTSOE_DAGSTER_PORT to a free port."
 say "starting dagster dev on http://0.0.0.0:$dagster_port (DAGSTER_HOME=.local/dagster_home, instance in database $DAGSTER_PG_DB); Ctrl-C stops it"
 cd "$REPO_ROOT"
-"$VENV_DIR/bin/dagster" dev -w workspace.yaml -h 0.0.0.0 -p "$dagster_port"
+"$VENV_DIR/bin/dagster" dev -w workspace.yaml -h 0.0.0.0 -p "$dagster_port" 9>&-

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test` and `make bench`: set-up, the database started, then COMMAND with its exit code:
 #   scripts/with-db.sh COMMAND [ARGS]
-# A cluster this script started is stopped again when COMMAND ends. DAGSTER_PG_* are exported as
+# A cluster this script started is stopped again when COMMAND ends, unless another session (see
+# join_cluster_session in db.sh) still uses it. DAGSTER_PG_* are exported as
 # for make run.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$REPO_ROOT/scripts/setup.sh"
@@ -12,21 +13,16 @@ load_dotenv
 setup_venv
 setup_postgres
 
-started_db=""
-stop_started_db() { if [ -n "$started_db" ]; then stop_cluster; fi; }
-trap stop_started_db EXIT
+trap leave_cluster_session EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-if ! external_database && ! cluster_running; then started_db=1; fi
-start
-# The same Dagster instance storage as `make run`, so that a dagster command run from the repository
-# root (which reads ./dagster.yaml when DAGSTER_HOME is unset) finds its DAGSTER_PG_* variables.
+join_cluster_session
 export_dagster_env
 
 say "running: $*"
 cd "$REPO_ROOT"
 set +e
-"$@"
+"$@" 9>&-
 status=$?
 set -e
 [ "$status" -eq 0 ] || say "'$*' exited with code $status"
