@@ -82,17 +82,13 @@ def _read_text(period: etree._Element, count: int) -> tuple[np.ndarray, np.ndarr
     if len(tokens) != _HEADER_TOKENS + 2 * count:
         return None
     try:
-        numbers = np.array(tokens[_HEADER_TOKENS:], dtype=np.float64)
-    except ValueError:
+        positions = np.array(tokens[_HEADER_TOKENS::2], dtype=np.int64)
+        values = np.array(tokens[_HEADER_TOKENS + 1 :: 2], dtype=np.float64)
+    except (ValueError, OverflowError):
         return None  # the exact way names the text at fault
-    if count == 0:
-        return np.empty(0, np.int64), numbers
-    with np.errstate(invalid="ignore"):  # inf/nan positions fail the equality below
-        positions = numbers[0::2].astype(np.int64)
-    whole = (positions == numbers[0::2]).all()
-    if not (whole and positions[0] >= 1 and (positions[1:] > positions[:-1]).all()):
+    if count and (positions[0] < 1 or not (positions[1:] > positions[:-1]).all()):
         return None
-    return positions, numbers[1::2].copy()
+    return positions, values
 
 
 def _positions(texts: list[str]) -> np.ndarray:
