@@ -95,12 +95,12 @@ def _positions(texts: list[str]) -> np.ndarray:
     try:
         numbers = np.array(texts, dtype=np.float64)
     except ValueError:
-        raise PointError(f"{_first_bad(texts)!r} is not a Point position") from None
+        raise PointError(f"{_short(_first_bad(texts))} is not a Point position") from None
     with np.errstate(invalid="ignore"):
         positions = numbers.astype(np.int64)
     if not np.array_equal(positions, numbers):
         bad = texts[int(np.flatnonzero(positions != numbers)[0])]
-        raise PointError(f"{bad!r} is not a Point position (a whole number)")
+        raise PointError(f"{_short(bad)} is not a Point position (a whole number)")
     return positions
 
 
@@ -108,7 +108,7 @@ def _values(texts: list[str]) -> np.ndarray:
     try:
         return np.array(texts, dtype=np.float64)
     except ValueError:
-        raise PointError(f"{_first_bad(texts)!r} is not a Point value") from None
+        raise PointError(f"{_short(_first_bad(texts))} is not a Point value") from None
 
 
 def _raise_for_bad_point(period: etree._Element) -> None:
@@ -130,3 +130,8 @@ def _first_bad(texts: list[str]) -> str:
         except ValueError:
             return text
     return "?"
+
+
+def _short(text: str) -> str:
+    """The text quoted for a message, cut so that a forged megabyte value cannot flood a log."""
+    return repr(text if len(text) <= 40 else text[:40] + "...")

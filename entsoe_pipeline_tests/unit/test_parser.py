@@ -18,7 +18,7 @@ from entsoe_pipeline.entsoe import (
     SpanTooLong,
     parse_document,
 )
-from entsoe_pipeline_tests.fixtures.documents import fixture_bytes
+from entsoe_pipeline_tests.fixtures.documents import fixture_bytes, fixture_path
 
 GL_NS = "urn:iec62325.351:tc57wg16:451-6:generationloaddocument:3:0"
 PUBLICATION_NS_70 = "urn:iec62325.351:tc57wg16:451-3:publicationdocument:7:0"
@@ -175,15 +175,18 @@ def test_real_document_parses_to_pinned_counts_times_and_sums(
     assert frame.attrs["duplicates"] == 0
 
 
-@pytest.mark.parametrize(
-    ("name", "error", "text_start"),
-    [
-        ("ack_999_nodata_A69-A18_CZ_pj.xml", NoMatchingData, "No matching data found for Data item Current"),
-        ("ack_999_nodata_A69-A40_CZ_pj.xml", NoMatchingData, "No matching data found for Data item Intraday"),
-        ("ack_999_guide_sample_hexagon.xml", NoMatchingData, "No matching data found"),
-        ("ack_999_EDITED_text_rabinage.xml", InvalidRequest, "Bad request message from API"),
-    ],
-)
+ACKNOWLEDGEMENTS = [
+    ("ack_999_nodata_A69-A18_CZ_pj.xml", NoMatchingData, "No matching data found for Data item Current"),
+    ("ack_999_nodata_A69-A40_CZ_pj.xml", NoMatchingData, "No matching data found for Data item Intraday"),
+    ("ack_999_guide_sample_hexagon.xml", NoMatchingData, "No matching data found"),
+    ("ack_999_EDITED_text_rabinage.xml", InvalidRequest, "Bad request message from API"),
+]
+YEAR_AHEAD = "load_yearahead_A65-A33_CZ_2015-2016_P7D_pj.xml"
+MARGIN_CAPTURE = "200_text-xml_GL_A70_margin_CZ.http"
+NO_DATA_CAPTURE = "200_application-xml_ack_999_nodata_CZ.http"
+
+
+@pytest.mark.parametrize(("name", "error", "text_start"), ACKNOWLEDGEMENTS)
 def test_real_acknowledgement_raises_its_typed_error(name, error, text_start):
     with pytest.raises(error) as caught:
         parse_document(fixture_bytes(name), source=f"fixture {name}")
@@ -193,10 +196,18 @@ def test_real_acknowledgement_raises_its_typed_error(name, error, text_start):
     assert f"fixture {name}" in str(caught.value)
 
 
+def test_every_fixture_file_has_a_pinned_outcome():
+    # A new file in the fixture folder must get its own expectation here.
+    folder = fixture_path("MANIFEST.md").parent
+    pinned = {f[0] for f in FIXTURES} | {a[0] for a in ACKNOWLEDGEMENTS} | {YEAR_AHEAD}
+    assert {p.name for p in folder.glob("*.xml")} == pinned
+    assert {p.name for p in (folder / "http").glob("*.http")} == {MARGIN_CAPTURE, NO_DATA_CAPTURE}
+
+
 def test_year_ahead_period_with_more_points_than_weeks_is_refused_naming_the_position():
     # Real answer: the 2015 Periods run 2015-01-04T23:00Z..2015-12-27T23:00Z (51 local weeks) yet
     # carry positions 1..52. Placing position 52 would mean guessing which boundary is wrong.
-    name = "load_yearahead_A65-A33_CZ_2015-2016_P7D_pj.xml"
+    name = YEAR_AHEAD
     with pytest.raises(MalformedDocument) as caught:
         parse_document(fixture_bytes(name), source=name)
     message = str(caught.value)
@@ -206,7 +217,7 @@ def test_year_ahead_period_with_more_points_than_weeks_is_refused_naming_the_pos
 
 
 def test_http_capture_of_a_margin_document_parses_after_stripping_headers():
-    frame = parse_document(http_body(fixture_bytes("http/200_text-xml_GL_A70_margin_CZ.http")))
+    frame = parse_document(http_body(fixture_bytes(f"http/{MARGIN_CAPTURE}")))
     assert frame[["business_type", "area", "resolution", "unit"]].iloc[0].tolist() == [
         "A91",
         CZ,
@@ -219,7 +230,7 @@ def test_http_capture_of_a_margin_document_parses_after_stripping_headers():
 
 
 def test_http_capture_of_no_data_raises_no_matching_data():
-    body = http_body(fixture_bytes("http/200_application-xml_ack_999_nodata_CZ.http"))
+    body = http_body(fixture_bytes(f"http/{NO_DATA_CAPTURE}"))
     with pytest.raises(NoMatchingData) as caught:
         parse_document(body, source="wind_solar_forecast CZ 2016")
     assert "(10YCZ-CEPS-----N)" in caught.value.reason_text
@@ -494,6 +505,13 @@ def test_period_that_is_not_whole_steps_is_refused():
     doc = gl(series(period("2024-01-01T00:00Z", "2024-01-01T01:10Z", "PT15M", {1: 1})))
     with pytest.raises(MalformedDocument, match="not a whole number of PT15M steps"):
         parse_document(doc, source=SOURCE)
+
+
+def test_huge_bad_value_is_cut_in_the_message():
+    doc = gl(series(period("2024-01-01T00:00Z", "2024-01-01T01:00Z", "PT60M", {1: "x" * 100_000})))  # type: ignore[dict-item]
+    with pytest.raises(MalformedDocument) as caught:
+        parse_document(doc)
+    assert len(str(caught.value)) < 300
 
 
 def test_unparseable_value_is_refused_naming_it():
