@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 import time
 import warnings
@@ -36,7 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 from benchmarks.documents import SYNTHETIC
 from entsoe_pipeline.entsoe import EntsoeError, parse_document
 
-FIXTURE_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "entsoe"
+FIXTURE_DIR = Path(
+    os.environ.get(
+        "ENTSOE_FIXTURE_DIR", Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "entsoe"
+    )
+)
 
 
 @dataclass
