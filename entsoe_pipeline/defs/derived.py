@@ -2,7 +2,8 @@
 shows lineage from the API through raw series to analysis tables. They recompute automatically when
 an upstream partition they read is updated."""
 
-from __future__ import annotations
+
+from typing import Any
 
 import dagster as dg
 
@@ -19,8 +20,8 @@ ACTUAL = endpoint("actual_load")
 DAY_AHEAD = endpoint("day_ahead_load_forecast")
 
 
-def _metadata(result: derived.DerivedRows, table: str) -> dict[str, dg.RawMetadataValue]:
-    meta: dict[str, dg.RawMetadataValue] = {"dagster/row_count": result.rows, "dagster/table_name": table}
+def _metadata(result: derived.DerivedRows, table: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"dagster/row_count": result.rows, "dagster/table_name": table}
     meta.update({k: float(v) for k, v in result.summary.items() if v is not None})
     return meta
 

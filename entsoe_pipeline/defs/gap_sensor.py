@@ -11,7 +11,6 @@ resolution implies, and launches what fills them.
   condition, and partitions a run or backfill already works on are skipped.
 """
 
-from __future__ import annotations
 
 import json
 from collections import defaultdict
@@ -41,7 +40,7 @@ class GapCursor:
     launched: dict[str, dict[str, tuple[int, float]]] = field(default_factory=dict)
 
     @classmethod
-    def parse(cls, text: str | None) -> GapCursor:
+    def parse(cls, text: str | None) -> "GapCursor":
         if not text:
             return cls()
         raw = json.loads(text)

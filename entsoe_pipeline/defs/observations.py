@@ -5,10 +5,11 @@ API-sized requests, then writes each partition in its own transaction, so a part
 or nothing, and reports rows, first and last point, requests and a preview.
 """
 
-from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -141,9 +142,9 @@ def _store(
 
 def _metadata(
     fetched: FetchResult, counts: storage.UpsertCounts, window: dg.TimeWindow
-) -> dict[str, dg.RawMetadataValue]:
+) -> dict[str, Any]:
     points: pd.DataFrame = fetched.points
-    meta: dict[str, dg.RawMetadataValue] = {
+    meta: dict[str, Any] = {
         "dagster/row_count": len(points),
         "rows_inserted": counts.inserted,
         "rows_updated": counts.updated,

@@ -26,3 +26,8 @@ def build_test_defs(simulator, database_url):
         return build_defs(settings or Settings(), resources=resources)
 
     return _build
+
+
+def offline_resources() -> dict:
+    """Resources for tests that evaluate definitions without running anything."""
+    return make_resources("http://127.0.0.1:9/api", "postgresql://nobody@127.0.0.1:9/nothing")

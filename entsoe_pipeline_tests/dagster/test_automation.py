@@ -12,6 +12,7 @@ from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
 
 from entsoe_pipeline import catalog
+from entsoe_pipeline_tests.dagster.conftest import offline_resources
 from entsoe_pipeline.defs import Settings, build_defs
 from entsoe_pipeline.defs.partitions import partitions_for
 
@@ -29,7 +30,7 @@ def _at(day: int, hour: int, minute: int = 0) -> datetime:
 
 
 def _defs() -> dg.Definitions:
-    return build_defs(SETTINGS, resources={})
+    return build_defs(SETTINGS, resources=offline_resources())
 
 
 def _materialized(instance: dg.DagsterInstance, partitions) -> None:

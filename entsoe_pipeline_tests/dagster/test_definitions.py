@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from entsoe_pipeline import catalog
+from entsoe_pipeline_tests.dagster.conftest import offline_resources
 from entsoe_pipeline.defs import Settings, build_defs
 from entsoe_pipeline.defs.partitions import partitions_for
 
@@ -22,7 +23,7 @@ LOAD_KEYS = {
 
 
 def _defs(settings: Settings | None = None) -> dg.Definitions:
-    return build_defs(settings or Settings(), resources={})
+    return build_defs(settings or Settings(), resources=offline_resources())
 
 
 def _asset_specs(defs: dg.Definitions) -> dict[str, dg.AssetSpec]:
@@ -81,7 +82,13 @@ def test_sensors_and_schedules_are_running_by_default():
     assert sensors["gap_sensor"].default_status == dg.DefaultSensorStatus.RUNNING
     assert sensors["entsoe_automation"].default_status == dg.DefaultSensorStatus.RUNNING
     schedules = {s.name: s for s in defs.schedules}
-    assert set(schedules) == {"refresh_actual", "refresh_forecast", "refresh_margin"}
+    assert set(schedules) == {
+        "refresh_actual_daily",
+        "refresh_forecast_daily",
+        "refresh_forecast_weekly",
+        "refresh_forecast_monthly",
+        "refresh_margin_yearly",
+    }
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
 
 
@@ -95,8 +102,10 @@ def test_any_catalogue_subset_can_be_enabled():
     assert not any(k.startswith("derived/load_forecast_error") for k in keys)
 
 
-def test_dagster_definitions_validate_accepts_the_code_location():
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENTSOE_")}
+def test_dagster_definitions_validate_accepts_the_code_location(tmp_path):
+    # A DAGSTER_HOME of its own: without one the CLI would read the repository's dagster.yaml.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENTSOE_", "DAGSTER_"))}
+    env["DAGSTER_HOME"] = str(tmp_path)
     result = subprocess.run(
         [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
         cwd=REPO,

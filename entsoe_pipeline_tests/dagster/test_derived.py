@@ -11,7 +11,6 @@ from entsoe_pipeline.defs import Settings
 def _materialize_all(defs: dg.Definitions, keys: list[str], partition: str) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [defs.resolve_assets_def(dg.AssetKey.from_user_string(k)) for k in keys],
-        resources=defs.resources,
         instance=dg.DagsterInstance.ephemeral(),
         partition_key=partition,
     )

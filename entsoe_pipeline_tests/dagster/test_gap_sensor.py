@@ -42,7 +42,6 @@ def _load_history(build_test_defs, instance) -> dg.Definitions:
     defs = build_test_defs(SETTINGS)
     result = dg.materialize(
         [defs.resolve_assets_def(KEY)],
-        resources=defs.resources,
         instance=instance,
         tags={
             "dagster/asset_partition_range_start": "2025-07-01",

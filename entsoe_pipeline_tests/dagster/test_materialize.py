@@ -28,7 +28,6 @@ def _rows(database_url: str, endpoint: str, area: str, start: str, end: str) -> 
 def _materialize(defs: dg.Definitions, key: dg.AssetKey, **kwargs) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [defs.resolve_assets_def(key)],
-        resources=defs.resources,
         instance=kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral(),
         **kwargs,
     )
