@@ -63,7 +63,7 @@ def _delete(database_url: str, start: str, end: str) -> None:
 
 def _tick(defs: dg.Definitions, instance, cursor=None):
     sensor = build_gap_sensor(SETTINGS, [KEY], clock=lambda: NOW)
-    sensor_defs = dg.Definitions(assets=[defs.resolve_assets_def(KEY)], sensors=[sensor], resources=defs.resources)
+    sensor_defs = dg.Definitions(assets=[defs.resolve_assets_def(KEY)], sensors=[sensor])
     with dg.build_sensor_context(
         instance=instance, cursor=cursor, definitions=sensor_defs, resources=defs.resources
     ) as context:
