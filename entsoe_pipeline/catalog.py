@@ -9,11 +9,11 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import Enum
+from enum import StrEnum
 from types import MappingProxyType
 
 
-class Granularity(str, Enum):
+class Granularity(StrEnum):
     """Width of one Dagster partition (always in UTC)."""
 
     DAILY = "daily"
@@ -35,12 +35,12 @@ _NOMINAL = {
 }
 
 
-class DocumentKind(str, Enum):
+class DocumentKind(StrEnum):
     GL = "GL_MarketDocument"
     PUBLICATION = "Publication_MarketDocument"
 
 
-class Cadence(str, Enum):
+class Cadence(StrEnum):
     """How often ENTSO-E publishes new values for an endpoint, hence how often to refresh it."""
 
     ACTUAL = "actual"  # rolling publication, about one MTU after real time
@@ -320,7 +320,13 @@ _CET = "Europe/Berlin"
 
 AREAS: MappingProxyType[str, Area] = _areas(
     Area("DE_LU", "10Y1001A1001A82H", _CET, "Germany-Luxembourg bidding zone", 80_000),
-    Area("DE_AT_LU", "10Y1001A1001A63L", _CET, "Germany-Austria-Luxembourg bidding zone (until 2018-09-30)", 90_000),
+    Area(
+        "DE_AT_LU",
+        "10Y1001A1001A63L",
+        _CET,
+        "Germany-Austria-Luxembourg bidding zone (until 2018-09-30)",
+        90_000,
+    ),
     Area("DE_50HZ", "10YDE-VE-------2", _CET, "50Hertz control area", 18_000),
     Area("DE_AMPRION", "10YDE-RWENET---I", _CET, "Amprion control area", 30_000),
     Area("DE_TENNET", "10YDE-EON------1", _CET, "TenneT DE control area", 28_000),
@@ -366,7 +372,9 @@ AREAS: MappingProxyType[str, Area] = _areas(
     Area("BG", "10YCA-BULGARIA-R", "Europe/Sofia", "Bulgaria", 7_000),
     Area("RO", "10YRO-TEL------P", "Europe/Bucharest", "Romania", 9_000),
     Area("RS", "10YCS-SERBIATSOV", "Europe/Belgrade", "Serbia", 7_000),
-    Area("IE_SEM", "10Y1001A1001A59C", "Europe/Dublin", "Ireland single electricity market bidding zone", 7_000),
+    Area(
+        "IE_SEM", "10Y1001A1001A59C", "Europe/Dublin", "Ireland single electricity market bidding zone", 7_000
+    ),
     Area("GB", "10YGB----------A", "Europe/London", "Great Britain (National Grid)", 50_000),
 )
 

@@ -106,9 +106,8 @@ def daily_summary_markdown(points: pd.DataFrame, *, max_rows: int = 31) -> str:
     stats = frame.groupby(["day", "series"])["value"].agg(["min", "mean", "max", "count"]).reset_index()
     lines = ["| day | series | min | mean | max | points |", "|---|---|---:|---:|---:|---:|"]
     for row in stats.tail(max_rows).itertuples(index=False):
-        lines.append(
-            f"| {row.day} | {row.series or '-'} | {row.min:,.1f} | {row.mean:,.1f} | {row.max:,.1f} | {row.count} |"
-        )
+        figures = f"{row.min:,.1f} | {row.mean:,.1f} | {row.max:,.1f} | {row.count}"
+        lines.append(f"| {row.day!s} | {str(row.series) or '-'} | {figures} |")
     if len(stats) > max_rows:
         lines.append(f"\n_last {max_rows} of {len(stats)} rows_")
     return "\n".join(lines)

@@ -29,17 +29,23 @@ STALE_RETRY_CRON = {
 }
 
 
+def _cron_tick(cron: str) -> dg.AutomationCondition:
+    """A cron tick passed since the condition last requested or saw an update."""
+    tick: dg.AutomationCondition = AC.cron_tick_passed(cron)
+    return tick.since_last_handled()
+
+
 def observation_condition(endpoint: Endpoint, settings: Settings) -> dg.AutomationCondition:
     lookback = max(settings.automation_lookback, endpoint.granularity.nominal)
     fill_gaps = (
         AC.in_latest_time_window(lookback_delta=lookback)
         & AC.missing()
-        & (~AC.execution_failed() | AC.cron_tick_passed(RETRY_FAILED_CRON).since_last_handled())
+        & (~AC.execution_failed() | _cron_tick(RETRY_FAILED_CRON))
     ).with_label("fill missing partitions in the lookback")
     refresh_stale = (
         AC.in_latest_time_window()
         & AC.freshness_failed()
-        & AC.cron_tick_passed(STALE_RETRY_CRON[endpoint.cadence]).since_last_handled()
+        & _cron_tick(STALE_RETRY_CRON[endpoint.cadence])
     ).with_label("refresh the latest partition when freshness fails")
     return ((fill_gaps | refresh_stale) & ~AC.in_progress()).with_label("entsoe gap filling")
 

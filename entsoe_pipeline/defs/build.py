@@ -18,9 +18,13 @@ from .schedules import build_schedules
 from .settings import Settings
 
 
-def build_defs(settings: Settings | None = None, resources: Mapping[str, Any] | None = None) -> dg.Definitions:
+def build_defs(
+    settings: Settings | None = None, resources: Mapping[str, Any] | None = None
+) -> dg.Definitions:
     settings = settings or Settings.from_env()
-    observations = [build_observation_asset(e, a, settings) for e in settings.endpoints for a in settings.areas]
+    observations = [
+        build_observation_asset(e, a, settings) for e in settings.endpoints for a in settings.areas
+    ]
     observation_keys = [observation_key(e, a) for e in settings.endpoints for a in settings.areas]
     derived = build_derived_assets(settings)
     automated = dg.AssetSelection.assets(*observation_keys, *(a.key for a in derived))

@@ -2,7 +2,6 @@
 shows lineage from the API through raw series to analysis tables. They recompute automatically when
 an upstream partition they read is updated."""
 
-
 from typing import Any
 
 import dagster as dg

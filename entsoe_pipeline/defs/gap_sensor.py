@@ -11,7 +11,6 @@ resolution implies, and launches what fills them.
   condition, and partitions a run or backfill already works on are skipped.
 """
 
-
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -186,14 +185,20 @@ def _launchable(
     candidates = [p for p in candidates if p not in busy]
     # Never-materialized partitions inside the automation lookback are the automation's to fill.
     lookback_start = now - settings.automation_lookback
-    recent = [p for p in candidates if target.partitions_def.time_window_for_partition_key(p).start >= lookback_start]
+    recent = [
+        p
+        for p in candidates
+        if target.partitions_def.time_window_for_partition_key(p).start >= lookback_start
+    ]
     if recent:
         materialized = instance.get_materialized_partitions(target.key)
         candidates = [p for p in candidates if p not in recent or p in materialized]
     return candidates
 
 
-def _requests_for(target: _Target, keys: Sequence[str], settings: Settings, now: datetime) -> list[dg.RunRequest]:
+def _requests_for(
+    target: _Target, keys: Sequence[str], settings: Settings, now: datetime
+) -> list[dg.RunRequest]:
     all_keys = target.partitions_def.get_partition_keys(current_time=now)
     out: list[dg.RunRequest] = []
     for run in contiguous_runs(keys, all_keys):
@@ -204,7 +209,9 @@ def _requests_for(target: _Target, keys: Sequence[str], settings: Settings, now:
             )
             out.append(
                 dg.RunRequest.for_asset_graph_subset(
-                    AssetGraphSubset(partitions_subsets_by_asset_key={target.key: subset}), tags=tags
+                    # Dagster's own constructor; its stubs miss the defaulted field.
+                    AssetGraphSubset(partitions_subsets_by_asset_key={target.key: subset}),  # type: ignore[call-arg]
+                    tags=tags,
                 )
             )
         else:

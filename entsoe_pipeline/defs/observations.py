@@ -5,10 +5,8 @@ API-sized requests, then writes each partition in its own transaction, so a part
 or nothing, and reports rows, first and last point, requests and a preview.
 """
 
-
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-
 from typing import Any
 
 import dagster as dg
@@ -78,7 +76,11 @@ def windows_due(
 
 
 def _completeness(
-    timescale: TimescaleResource, endpoint: Endpoint, area: Area, windows: Sequence[dg.TimeWindow], now: datetime
+    timescale: TimescaleResource,
+    endpoint: Endpoint,
+    area: Area,
+    windows: Sequence[dg.TimeWindow],
+    now: datetime,
 ) -> quality.Finding:
     due = windows_due(windows, endpoint, now)
     if not due:
@@ -104,7 +106,9 @@ def _completeness(
     )
 
 
-def _check_result(name: str, finding: quality.Finding, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
+def _check_result(
+    name: str, finding: quality.Finding, severity: dg.AssetCheckSeverity
+) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=name,
         passed=finding.passed,
@@ -140,9 +144,7 @@ def _store(
     return totals
 
 
-def _metadata(
-    fetched: FetchResult, counts: storage.UpsertCounts, window: dg.TimeWindow
-) -> dict[str, Any]:
+def _metadata(fetched: FetchResult, counts: storage.UpsertCounts, window: dg.TimeWindow) -> dict[str, Any]:
     points: pd.DataFrame = fetched.points
     meta: dict[str, Any] = {
         "dagster/row_count": len(points),

@@ -71,5 +71,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             base_url=os.environ.get("ENTSOE_API_URL") or PRODUCTION_API_URL,
         )
     else:
-        api = EntsoeApiResource(token=DEMO_TOKEN, base_url=os.environ.get("ENTSOE_API_URL") or SIMULATOR_API_URL)
+        api = EntsoeApiResource(
+            token=DEMO_TOKEN, base_url=os.environ.get("ENTSOE_API_URL") or SIMULATOR_API_URL
+        )
     return {"entsoe_api": api, "timescale": TimescaleResource(database_url=dg.EnvVar("ENTSOE_DATABASE_URL"))}

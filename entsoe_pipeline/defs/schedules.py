@@ -4,7 +4,6 @@ job needs one partitions definition, so a cadence whose endpoints are partitione
 one schedule per granularity. Running by default, switchable in the UI. Partitions that a run or
 backfill is already working on are left alone."""
 
-
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -47,8 +46,7 @@ def build_refresh_schedule(
         execution_timezone="UTC",
         target=dg.AssetSelection.assets(*keys),
         default_status=dg.DefaultScheduleStatus.RUNNING,
-        description=f"Materializes the latest {count} partitions of "
-        + ", ".join(e.name for e in endpoints),
+        description=f"Materializes the latest {count} partitions of " + ", ".join(e.name for e in endpoints),
         tags={"launched_by": "schedule"},
     )
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.SkipReason | list[dg.RunRequest]:

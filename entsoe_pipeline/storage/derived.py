@@ -101,7 +101,8 @@ def refresh_forecast_error(dsn: str, area: str, start: datetime, end: datetime) 
     """Recompute the forecast error of ``area`` (EIC) for the UTC days in [start, end)."""
     with connect(dsn) as conn, conn.cursor() as cur:
         cur.execute(
-            "DELETE FROM entsoe.load_forecast_error_daily WHERE area = %s AND day >= %s::date AND day < %s::date",
+            "DELETE FROM entsoe.load_forecast_error_daily "
+            "WHERE area = %s AND day >= %s::date AND day < %s::date",
             (area, start, end),
         )
         cur.execute(_FORECAST_ERROR, {"area": area, "start": start, "end": end})

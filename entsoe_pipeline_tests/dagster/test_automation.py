@@ -12,9 +12,9 @@ from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
 
 from entsoe_pipeline import catalog
-from entsoe_pipeline_tests.dagster.conftest import offline_resources
 from entsoe_pipeline.defs import Settings, build_defs
 from entsoe_pipeline.defs.partitions import partitions_for
+from entsoe_pipeline_tests.dagster.conftest import offline_resources
 
 SETTINGS = Settings(
     areas=(catalog.area("FR"),),

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import psycopg2
 
-import dagster as dg
 from entsoe_pipeline.defs import Settings
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import dagster as dg
 import psycopg2
 
-import dagster as dg
 from entsoe_pipeline import catalog, storage
-from entsoe_pipeline.defs import Settings, build_defs
+from entsoe_pipeline.defs import Settings
 from entsoe_pipeline.defs.gap_sensor import GapCursor, build_gap_sensor, contiguous_runs
 from entsoe_pipeline.defs.observations import observation_key
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import psycopg2
 import pytest
 
-import dagster as dg
 from entsoe_pipeline import catalog
 from entsoe_pipeline.defs import Settings
 from entsoe_pipeline.defs.observations import observation_key
@@ -106,7 +106,10 @@ def test_a_wrong_token_fails_the_run_without_retry_and_without_the_token(make_si
     defs = build_defs(Settings(), resources=make_resources(sim.url, database_url, token=secret))
     instance = dg.DagsterInstance.ephemeral()
     result = _materialize(
-        defs, observation_key(ACTUAL, catalog.area("FR")), partition_key="2025-06-05", instance=instance,
+        defs,
+        observation_key(ACTUAL, catalog.area("FR")),
+        partition_key="2025-06-05",
+        instance=instance,
         raise_on_error=False,
     )
     assert not result.success

@@ -11,9 +11,9 @@ from dagster._core.execution.backfill import PartitionBackfill
 from dagster._core.utils import make_new_backfill_id
 
 from entsoe_pipeline import catalog
-from entsoe_pipeline_tests.dagster.conftest import offline_resources
 from entsoe_pipeline.defs import Settings, build_defs
 from entsoe_pipeline.defs.partitions import partitions_for
+from entsoe_pipeline_tests.dagster.conftest import offline_resources
 
 SETTINGS = Settings(history_start=date(2026, 10, 1))
 TICK = datetime(2026, 11, 29, 9, 5, tzinfo=UTC)

@@ -137,8 +137,16 @@ telemetry:
     }
     log = (tmp_path / "dagster_dev.log").open("w")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1",
-         "-p", str(port)],
+        [
+            str(Path(sys.executable).parent / "dagster"),
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
         cwd=REPO,
         env=env,
         stdout=log,
@@ -207,7 +215,11 @@ def test_ui_backfill_then_gap_sensor_restores_deleted_rows(dagster_dev):
 
     def _finished() -> str | None:
         status = _gql(url, _STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
-        return status if status in {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"} else None
+        return (
+            status
+            if status in {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+            else None
+        )
 
     status = _wait_for("the backfill to finish", _finished, timeout=600, interval=5)
     assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, (status, dagster_dev["log"].read_text()[-4000:])

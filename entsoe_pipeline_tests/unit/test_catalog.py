@@ -49,7 +49,11 @@ def test_load_endpoints_match_the_documented_parameters():
     }
     for name, (doc, proc) in expected.items():
         params = catalog.endpoint(name).params(catalog.area("FR"))
-        assert params == {"documentType": doc, "processType": proc, "outBiddingZone_Domain": "10YFR-RTE------C"}
+        assert params == {
+            "documentType": doc,
+            "processType": proc,
+            "outBiddingZone_Domain": "10YFR-RTE------C",
+        }
 
 
 def test_prices_ask_for_the_zone_as_in_and_out_domain_with_the_day_ahead_contract():

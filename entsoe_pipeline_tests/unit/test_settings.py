@@ -14,7 +14,11 @@ def test_defaults_are_the_load_endpoints_for_three_areas():
 
 def test_areas_endpoints_and_start_come_from_the_environment():
     s = Settings.from_env(
-        {"ENTSOE_AREAS": "be, dk_1", "ENTSOE_ENDPOINTS": "actual_load,day_ahead_prices", "ENTSOE_HISTORY_START": "2020-03-01"}
+        {
+            "ENTSOE_AREAS": "be, dk_1",
+            "ENTSOE_ENDPOINTS": "actual_load,day_ahead_prices",
+            "ENTSOE_HISTORY_START": "2020-03-01",
+        }
     )
     assert [a.name for a in s.areas] == ["BE", "DK1"]
     assert [e.name for e in s.endpoints] == ["actual_load", "day_ahead_prices"]
