@@ -1,9 +1,11 @@
-"""The ENTSO-E Transparency Platform layer: response parsing (and, beside it, the HTTP client).
+"""The ENTSO-E Transparency Platform layer: the HTTP client and the response parser.
 
-``parse_document`` turns a response body into one row per point; the errors below are what it and
-the client raise.
+``EntsoeClient.fetch`` gets a window in API-sized requests; ``parse_document`` turns a response body
+into one row per point; the errors below are what they raise.
 """
 
+from .chunking import split_window
+from .client import DEFAULT_BASE_URL, TOKEN_ENV, EntsoeClient, FetchResult, redact
 from .errors import (
     ApiError,
     EntsoeError,
@@ -17,21 +19,28 @@ from .errors import (
 )
 from .parser import parse_document
 from .point_frame import COLUMNS
+from .rate_limit import RateLimiter, shared_limiter
 from .xml_safety import MAX_DOCUMENT_BYTES
-
-# The HTTP client (EntsoeClient, FetchResult) is exported here once it exists.
 
 __all__ = [
     "COLUMNS",
+    "DEFAULT_BASE_URL",
     "MAX_DOCUMENT_BYTES",
+    "TOKEN_ENV",
     "ApiError",
+    "EntsoeClient",
     "EntsoeError",
+    "FetchResult",
     "InvalidRequest",
     "MalformedDocument",
     "NoMatchingData",
     "RateLimited",
+    "RateLimiter",
     "SpanTooLong",
     "Unauthorized",
     "Unavailable",
     "parse_document",
+    "redact",
+    "shared_limiter",
+    "split_window",
 ]
