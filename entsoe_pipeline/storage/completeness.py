@@ -18,12 +18,14 @@ The rule, per series (business_type, psr_type, variant) of an (endpoint, area) a
   series alive in the window. A window where no series is alive expects one series at the
   caller's ``default_resolution`` (steps from the window start, in UTC, for calendar ones).
 
-``incomplete_windows`` answers from ``entsoe.daily_counts`` (a few hundred thousand summary rows
-for ten years of 240 series, instead of ~84 million points), so its windows are whole UTC days
-(the Dagster partitions). The heavy work is one aggregate over the summary rows in the range plus a
-window function that finds missing windows as gaps between present ones; only the windows that
-fall short come back to Python. ``window_completeness`` serves the asset checks: a few windows of
-one (endpoint, area), possibly partial days (today up to now), so it counts the raw points.
+``incomplete_windows`` answers from ``entsoe.daily_counts`` (one row per series and day: 876,000
+rows for ten years of 240 series, instead of ~84 million points), so its windows are whole UTC
+days (the Dagster partitions). Per series, a LATERAL subquery reads the summary in primary-key
+order (daily windows need no aggregate and no sort), and ``lag``/``lead`` find windows with
+nothing stored as gaps between present ones; only rows that may fall short, start after a gap or
+end the series come back to Python, which applies the rule above. ``window_completeness`` serves
+the asset checks: a few windows of one (endpoint, area), possibly partial days (today up to now),
+so it counts the raw points with the same query.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import psycopg2
@@ -89,10 +91,8 @@ class IncompleteWindow:
         return max(0, self.expected - self.stored)
 
 
-_CALENDAR = "(date_part('day', {r}) <> 0 OR date_part('month', {r}) <> 0 OR date_part('year', {r}) <> 0)"
-
-# The series alive in the bounds, with their lifetime as window numbers (lw0..lw1). Windows are
-# numbered 1..n by width_bucket over the n + 1 bounds.
+# The series alive in the range (a day of margin for windows that start mid-day), numbered (sid),
+# with their first and last stored day.
 _LIVE = """
 CREATE TEMPORARY TABLE entsoe_live ON COMMIT DROP AS
 WITH spec AS (
@@ -113,89 +113,75 @@ WITH spec AS (
         SELECT d.day, d.resolution FROM entsoe.daily_counts d
         WHERE (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
               = (s.endpoint, s.area, x.business_type, x.psr_type, x.variant)
-        ORDER BY d.day DESC, d.resolution LIMIT 1) l
+        ORDER BY d.day DESC LIMIT 1) l
 )
-SELECT spec, endpoint, area, tz, business_type, psr_type, variant, last_res,
-       greatest(1, width_bucket(first_day::timestamp AT TIME ZONE 'UTC', %(bounds)s::timestamptz[])) AS lw0,
-       least(%(n)s, width_bucket((last_day + 1)::timestamp AT TIME ZONE 'UTC' - interval '1 microsecond',
-                                 %(bounds)s::timestamptz[])) AS lw1
+SELECT (row_number() OVER ())::int AS sid, spec, endpoint, area, tz, business_type, psr_type,
+       variant, last_res, first_day, last_day
 FROM series
-WHERE first_day::timestamp AT TIME ZONE 'UTC' < (%(bounds)s::timestamptz[])[%(n)s + 1]
-  AND (last_day + 1)::timestamp AT TIME ZONE 'UTC' > (%(bounds)s::timestamptz[])[1]
+WHERE first_day < %(day_hi)s AND last_day >= %(day_lo)s::date - 1
 """
 
-# Points per series and window, from the summary (whole-day windows) ...
-_PRESENT_FROM_SUMMARY = f"""
-SELECT l.spec, l.business_type, l.psr_type, l.variant,
-       width_bucket(d.day, %(days)s::date[]) AS w,
-       sum(d.points)::bigint AS points,
-       coalesce(sum(d.points * extract(epoch FROM d.resolution)) FILTER (WHERE NOT c.cal), 0)::float8
-           AS covered,
-       min(d.resolution) FILTER (WHERE NOT c.cal) AS finest_sub,
-       min(d.resolution) FILTER (WHERE c.cal) AS finest_cal
+# Per series (l) and window (w): points, seconds covered by sub-daily points, finest resolution;
+# "o" orders the rows.
+_SERIES_MATCH = """(x.endpoint, x.area, x.business_type, x.psr_type, x.variant)
+                   = (l.endpoint, l.area, l.business_type, l.psr_type, l.variant)"""
+
+# Daily windows straight from the summary: one row per day, read in primary-key order, so the
+# window functions below need neither an aggregate nor a sort.
+PER_DAY = f"""
+SELECT x.day - %(day_lo)s::date + 1 AS w, x.day AS o, x.points, x.covered, x.resolution AS finest
+FROM entsoe.daily_counts x
+WHERE {_SERIES_MATCH} AND x.day >= %(day_lo)s AND x.day < %(day_hi)s
+"""
+
+# Weeks, months, years: the days of a window summed up (a few hundred rows per series).
+PER_WINDOW_OF_DAYS = f"""
+SELECT w, w AS o, sum(points)::bigint AS points, sum(covered)::bigint AS covered, min(finest) AS finest
+FROM (SELECT (%(window_of_day)s::int[])[x.day - %(day_lo)s::date + 1] AS w, x.points, x.covered,
+             x.resolution AS finest
+      FROM entsoe.daily_counts x
+      WHERE {_SERIES_MATCH} AND x.day >= %(day_lo)s AND x.day < %(day_hi)s) days
+GROUP BY w
+"""
+
+# Any windows, from the raw points (the asset checks' few windows, possibly partial days).
+PER_WINDOW_OF_POINTS = f"""
+SELECT w, w AS o, count(*) AS points, sum(entsoe.covered_seconds(x.resolution))::bigint AS covered,
+       min(x.resolution) AS finest
+FROM entsoe.observations x
+CROSS JOIN LATERAL (SELECT width_bucket(x.time, %(bounds)s::timestamptz[]) AS w) b
+WHERE {_SERIES_MATCH} AND x.time >= %(lo)s AND x.time < %(hi)s
+GROUP BY w
+"""
+
+# Per series, only the rows that matter come back: windows that may fall short (not fully
+# covered, or counted in steps), each series' first row after a run of windows with nothing
+# stored (prev_w tells where that run began), and its last row (a run may follow it up to lw1).
+_CANDIDATES = """
+SELECT l.sid, c.w, c.points, c.covered, c.finest::text, c.prev_w, c.prev_res::text, c.last
 FROM entsoe_live l
-JOIN entsoe.daily_counts d
-  ON (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
-     = (l.endpoint, l.area, l.business_type, l.psr_type, l.variant)
- AND d.day >= %(day_lo)s AND d.day < %(day_hi)s
-CROSS JOIN LATERAL (SELECT {_CALENDAR.format(r="d.resolution")} AS cal) c
-GROUP BY 1, 2, 3, 4, 5
+CROSS JOIN LATERAL (
+    SELECT * FROM (
+        SELECT p.w, p.points, p.covered, p.finest,
+               lag(p.w) OVER o AS prev_w, lag(p.finest) OVER o AS prev_res,
+               lead(p.w) OVER o IS NULL AS last
+        FROM ({per_window}) p
+        WINDOW o AS (ORDER BY p.o)
+    ) q
+    WHERE %(all)s OR q.finest >= interval '1 day' OR q.covered < (%(seconds)s::float8[])[q.w]
+       OR q.prev_w IS NULL OR q.w - q.prev_w > 1 OR q.last
+) c
 """
-
-# ... or from the raw points (any windows).
-_PRESENT_FROM_POINTS = f"""
-SELECT l.spec, l.business_type, l.psr_type, l.variant,
-       width_bucket(o.time, %(bounds)s::timestamptz[]) AS w,
-       count(*)::bigint AS points,
-       coalesce(sum(extract(epoch FROM o.resolution)) FILTER (WHERE NOT c.cal), 0)::float8 AS covered,
-       min(o.resolution) FILTER (WHERE NOT c.cal) AS finest_sub,
-       min(o.resolution) FILTER (WHERE c.cal) AS finest_cal
-FROM entsoe_live l
-JOIN entsoe.observations o
-  ON (o.endpoint, o.area, o.business_type, o.psr_type, o.variant)
-     = (l.endpoint, l.area, l.business_type, l.psr_type, l.variant)
- AND o.time >= %(lo)s AND o.time < %(hi)s
-CROSS JOIN LATERAL (SELECT {_CALENDAR.format(r="o.resolution")} AS cal) c
-GROUP BY 1, 2, 3, 4, 5
-"""
-
-# Windows that may fall short (present ones not fully covered, and runs of windows with nothing
-# stored inside a series' lifetime, found as gaps between consecutive present windows).
-_SHORT = """
-WITH present AS ({present}),
-marks AS (
-    SELECT spec, business_type, psr_type, variant, w, points, covered, finest_sub, finest_cal,
-           coalesce(finest_sub, finest_cal) AS res
-    FROM present
-    UNION ALL  -- one mark past each lifetime, to find the missing windows at its end
-    SELECT spec, business_type, psr_type, variant, lw1 + 1, NULL, NULL, NULL, NULL, last_res
-    FROM entsoe_live
-), ordered AS (
-    SELECT m.*, l.lw0, lag(m.w) OVER s AS prev_w, lag(m.res) OVER s AS prev_res
-    FROM marks m JOIN entsoe_live l USING (spec, business_type, psr_type, variant)
-    WINDOW s AS (PARTITION BY m.spec, m.business_type, m.psr_type, m.variant ORDER BY m.w)
-)
-SELECT spec, business_type, psr_type, variant, w AS w_from, w AS w_to, points, covered,
-       finest_sub::text, finest_cal::text
-FROM ordered
-WHERE points IS NOT NULL
-  AND (%(all)s OR finest_cal IS NOT NULL OR covered < (%(seconds)s::float8[])[w])
-UNION ALL
-SELECT spec, business_type, psr_type, variant, coalesce(prev_w, lw0 - 1) + 1, w - 1, 0, 0,
-       CASE WHEN NOT {calendar} THEN coalesce(prev_res, res)::text END,
-       CASE WHEN {calendar} THEN coalesce(prev_res, res)::text END
-FROM ordered
-WHERE w - coalesce(prev_w, lw0 - 1) > 1
-""".replace("{calendar}", _CALENDAR.format(r="coalesce(prev_res, res)"))
 
 _STORED_IN = """
-SELECT t.spec, t.w, sum(d.points)::bigint
+SELECT t.spec, t.w, coalesce(sum(c.points), 0)::bigint
 FROM unnest(%(specs)s::int[], %(ws)s::int[], %(los)s::date[], %(his)s::date[]) AS t(spec, w, lo, hi)
 JOIN entsoe_live l ON l.spec = t.spec
-JOIN entsoe.daily_counts d
-  ON (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
-     = (l.endpoint, l.area, l.business_type, l.psr_type, l.variant)
- AND d.day >= t.lo AND d.day < t.hi
+CROSS JOIN LATERAL (
+    SELECT sum(d.points) AS points FROM entsoe.daily_counts d
+    WHERE (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
+          = (l.endpoint, l.area, l.business_type, l.psr_type, l.variant)
+      AND d.day >= t.lo AND d.day < t.hi) c
 GROUP BY 1, 2
 """
 
@@ -216,11 +202,13 @@ _SeriesKey = tuple[int, str, str, str]  # spec number, business_type, psr_type, 
 
 @dataclass
 class _Live:
+    key: _SeriesKey
     endpoint: str
     area: str
     tz: str
     lw0: int
     lw1: int
+    last_res: str
 
 
 class _Evaluation:
@@ -234,80 +222,114 @@ class _Evaluation:
         self.bounds = list(bounds)
         self.n = len(bounds) - 1
         self.seconds = [(b - a).total_seconds() for a, b in itertools.pairwise(self.bounds)]
-        self.live: dict[_SeriesKey, _Live] = {}
+        self.live: dict[int, _Live] = {}
         self.short: dict[tuple[int, int], int] = defaultdict(int)
         self.stored: dict[tuple[int, int], int] = defaultdict(int)
-        self._grids: dict[tuple[_SeriesKey, Resolution], list[datetime]] = {}
+        self._grids: dict[tuple[int, Resolution], list[datetime]] = {}
+        self.lifetimes: dict[int, list[tuple[int, int]]] = defaultdict(list)  # per spec
 
     def params(self) -> dict[str, Any]:
+        first_day = self.bounds[0].date()
+        last_day = self.bounds[-1].date()  # exclusive: the day after the last one touched
+        if self.bounds[-1] > _midnight(last_day):
+            last_day += timedelta(days=1)
+        days = (last_day - first_day).days
+        window_of_day = [
+            bisect.bisect_right(self.bounds, _midnight(first_day + timedelta(days=i))) for i in range(days)
+        ]
         return {
             "endpoints": [s.endpoint for s in self.specs],
             "areas": [s.area for s in self.specs],
             "bounds": self.bounds,
-            "days": [b.date() for b in self.bounds],
-            "day_lo": self.bounds[0].date(),
-            "day_hi": self.bounds[-1].date(),
+            "day_lo": first_day,
+            "day_hi": last_day,
+            "window_of_day": window_of_day,
             "lo": self.bounds[0],
             "hi": self.bounds[-1],
             "n": self.n,
             "seconds": self.seconds,
         }
 
-    def run(self, present_sql: str, all_windows: bool) -> None:
+    def run(self, per_window_sql: str, all_windows: bool) -> None:
         cur = self.cur
-        cur.execute("SET LOCAL intervalstyle = 'iso_8601'; SET LOCAL jit = off; SET LOCAL work_mem = '128MB'")
+        cur.execute("SET LOCAL intervalstyle = 'iso_8601'; SET LOCAL jit = off")
         params = self.params()
         cur.execute(_LIVE, params)
         cur.execute("ANALYZE entsoe_live")
         cur.execute(
-            "SELECT spec, business_type, psr_type, variant, endpoint, area, tz, lw0, lw1 FROM entsoe_live"
+            "SELECT sid, spec, business_type, psr_type, variant, endpoint, area, tz, first_day, last_day,"
+            " last_res::text FROM entsoe_live"
         )
-        for spec, bt, psr, variant, endpoint, area, tz, lw0, lw1 in cur.fetchall():
-            self.live[(spec, bt, psr, variant)] = _Live(endpoint, area, tz, lw0, lw1)
-        cur.execute(_SHORT.replace("{present}", present_sql), {**params, "all": all_windows})
-        for spec, bt, psr, variant, w_from, w_to, points, covered, finest_sub, finest_cal in cur.fetchall():
-            key = (spec, bt, psr, variant)
-            for w in range(w_from, w_to + 1):
-                self.stored[(spec, w)] += points
-                self.short[(spec, w)] += self._short(key, w, points, covered, finest_sub, finest_cal)
+        for sid, spec, bt, psr, variant, endpoint, area, tz, first_day, last_day, last_res in cur.fetchall():
+            # windows overlapping [first_day, last_day + 1 day)
+            lw0 = max(1, bisect.bisect_right(self.bounds, _midnight(first_day)))
+            lw1 = min(self.n, bisect.bisect_left(self.bounds, _midnight(last_day) + timedelta(days=1)))
+            if lw0 <= lw1:
+                self.live[sid] = _Live((spec, bt, psr, variant), endpoint, area, tz, lw0, lw1, last_res)
+        cur.execute("DELETE FROM entsoe_live WHERE NOT sid = ANY(%s)", (list(self.live),))
+        for live in self.live.values():
+            self.lifetimes[live.key[0]].append((live.lw0, live.lw1))
+        cur.execute(_CANDIDATES.replace("{per_window}", per_window_sql), {**params, "all": all_windows})
+        seen: set[int] = set()
+        for sid, w, points, covered, finest, prev_w, prev_res, last in cur.fetchall():
+            seen.add(sid)
+            live = self.live[sid]
+            spec = live.key[0]
+            self.stored[(spec, w)] += points
+            self.short[(spec, w)] += self._short_present(sid, w, points, covered, finest)
+            run_from = prev_w + 1 if prev_w is not None else live.lw0
+            self._absent(sid, run_from, w - 1, prev_res or finest)
+            if last:
+                self._absent(sid, w + 1, live.lw1, finest)
+        for sid, live in self.live.items():
+            if sid not in seen:  # alive across the whole range with nothing stored in it
+                self._absent(sid, live.lw0, live.lw1, live.last_res)
         self._windows_without_series()
 
-    def _short(
-        self,
-        key: _SeriesKey,
-        w: int,
-        points: int,
-        covered: float,
-        finest_sub: str | None,
-        finest_cal: str | None,
-    ) -> int:
-        if finest_sub is not None:
-            step = Resolution.parse(finest_sub).seconds
-            return math.ceil(max(0.0, self.seconds[w - 1] - covered) / step - 1e-9)
-        if finest_cal is None:
-            return 0
-        return max(0, self._grid_count(key, Resolution.parse(finest_cal), w) - points)
+    def alive_in(self, spec: int, w: int) -> int:
+        """How many series of the spec are alive in window w."""
+        return sum(1 for lw0, lw1 in self.lifetimes.get(spec, ()) if lw0 <= w <= lw1)
 
-    def _grid_count(self, key: _SeriesKey, resolution: Resolution, w: int) -> int:
+    def _short_present(self, sid: int, w: int, points: int, covered: float, finest: str) -> int:
+        resolution = Resolution.parse(finest)
+        if resolution.day_or_longer:
+            return max(0, self._grid_count(sid, resolution, w) - points)
+        return math.ceil(max(0.0, self.seconds[w - 1] - float(covered)) / resolution.seconds - 1e-9)
+
+    def _absent(self, sid: int, first: int, last: int, resolution_text: str) -> None:
+        """Windows first..last of a series hold nothing: all their steps are missing."""
+        if first > last:
+            return
+        resolution = Resolution.parse(resolution_text)
+        spec = self.live[sid].key[0]
+        for w in range(first, last + 1):
+            if resolution.day_or_longer:
+                missing = self._grid_count(sid, resolution, w)
+            else:
+                missing = math.ceil(self.seconds[w - 1] / resolution.seconds - 1e-9)
+            self.short[(spec, w)] += missing
+
+    def _grid_count(self, sid: int, resolution: Resolution, w: int) -> int:
         """Steps of the series' calendar grid (from its first point) that start in window w."""
-        grid = self._grids.get((key, resolution))
+        grid = self._grids.get((sid, resolution))
         if grid is None:
-            live = self.live[key]
-            self.cur.execute(_ANCHOR, (live.endpoint, live.area, *key[1:]))
+            live = self.live[sid]
+            self.cur.execute(_ANCHOR, (live.endpoint, live.area, *live.key[1:]))
             row = self.cur.fetchone()
             anchor = row[0] if row else self.bounds[0]
             grid = _steps(anchor, resolution, live.tz, self.bounds[-1])
-            self._grids[(key, resolution)] = grid
+            self._grids[(sid, resolution)] = grid
         return _count_in(grid, self.bounds[w - 1], self.bounds[w])
 
     def _windows_without_series(self) -> None:
-        covered: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for key, live in self.live.items():
-            covered[key[0]].append((live.lw0, live.lw1))
         for spec_no, spec in enumerate(self.specs, start=1):
             default = Resolution.of(spec.default_resolution)
-            for w in _uncovered(covered.get(spec_no, []), self.n):
+            for w in _uncovered(self.lifetimes.get(spec_no, []), self.n):
                 self.short[(spec_no, w)] += _default_expected(default, self.bounds[w - 1], self.bounds[w])
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
 
 
 def _steps(anchor: datetime, resolution: Resolution, tz: str, until: datetime) -> list[datetime]:
@@ -326,7 +348,7 @@ def _count_in(sorted_times: list[datetime], start: datetime, end: datetime) -> i
 
 
 def _default_expected(resolution: Resolution, start: datetime, end: datetime) -> int:
-    if not resolution.is_calendar:
+    if not resolution.day_or_longer:
         return math.ceil((end - start).total_seconds() / resolution.seconds - 1e-9)
     return len(_steps(start, resolution, "UTC", end))
 
@@ -391,7 +413,7 @@ def window_completeness(
         with connect(dsn) as conn, conn.cursor() as cur:
             conn.set_session(isolation_level="REPEATABLE READ")  # one snapshot; temp tables
             evaluation = _Evaluation(cur, [spec], bounds)
-            evaluation.run(_PRESENT_FROM_POINTS, all_windows=True)
+            evaluation.run(PER_WINDOW_OF_POINTS, all_windows=True)
             empties = _empty_tries(cur, [spec], bounds[0], bounds[-1]).get((endpoint, area), [])
     except psycopg2.Error as exc:
         raise StorageError(
@@ -431,9 +453,13 @@ def incomplete_windows(
         with connect(dsn) as conn, conn.cursor() as cur:
             conn.set_session(isolation_level="REPEATABLE READ")  # one snapshot; temp tables
             evaluation = _Evaluation(cur, specs, bounds)
-            evaluation.run(_PRESENT_FROM_SUMMARY, all_windows=False)
+            evaluation.run(
+                PER_DAY if granularity is Granularity.DAILY else PER_WINDOW_OF_DAYS, all_windows=False
+            )
             short = sorted(k for k, v in evaluation.short.items() if v > 0)
-            stored = _stored_in(cur, short, bounds)
+            stored = dict(evaluation.stored)
+            # With one series alive in a window, its stored points came back with the candidates.
+            stored.update(_stored_in(cur, [k for k in short if evaluation.alive_in(*k) > 1], bounds))
             empties = _empty_tries(cur, specs, bounds[0], bounds[-1])
     except psycopg2.Error as exc:
         raise StorageError(

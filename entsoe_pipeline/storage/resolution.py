@@ -75,6 +75,12 @@ class Resolution:
         return bool(self.months or self.days)
 
     @property
+    def day_or_longer(self) -> bool:
+        """Counted in steps per window rather than in seconds covered (PostgreSQL's
+        ``r >= interval '1 day'``; see entsoe.covered_seconds)."""
+        return self.is_calendar or self.seconds >= 86_400
+
+    @property
     def step(self) -> timedelta:
         """The fixed length of a sub-daily resolution."""
         if self.is_calendar:
@@ -117,3 +123,8 @@ class Resolution:
             local = local.replace(year=year, month=month0 + 1, day=day) + timedelta(days=steps * self.days)
             out = local.replace(tzinfo=zone).astimezone(UTC)
         return (out + timedelta(seconds=steps * self.seconds)).astimezone(UTC)
+
+
+def covered_seconds(resolution: Resolution) -> int:
+    """What one point adds to the summary's ``covered``, as ``entsoe.covered_seconds`` in SQL."""
+    return 0 if resolution.day_or_longer else resolution.seconds

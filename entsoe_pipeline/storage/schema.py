@@ -8,11 +8,13 @@ are skipped, said once in ``SchemaStatus.notes``, and applied by a later call on
 
 Tables
 * ``observations``: one row per point; the table analysts query (see the column comments).
-* ``daily_counts``: points per series, UTC day and resolution. The completeness queries read this
-  instead of tens of millions of raw rows. ``upsert_points`` adds the rows it inserted in the same
-  transaction; row triggers on ``observations`` keep it right when rows are deleted by hand or an
-  update changes a point's resolution. ``rebuild_summary`` recomputes it from the raw rows (needed
-  after ``drop_chunks`` or a plain ``INSERT`` that bypassed ``upsert_points``).
+* ``daily_counts``: per series and UTC day, the points stored, the seconds their sub-daily points
+  cover and the finest resolution among them. The completeness queries read this (3,653 rows per
+  series for ten years, in primary-key order) instead of tens of millions of raw rows.
+  ``upsert_points`` adds the rows it inserted in the same transaction; row triggers on
+  ``observations`` keep it right when rows are deleted by hand or an update changes a point's
+  resolution. ``rebuild_summary`` recomputes it from the raw rows (needed after ``drop_chunks`` or
+  a plain ``INSERT`` that bypassed ``upsert_points``).
 * ``empty_windows``: windows for which ENTSO-E answered "no matching data", with how often.
 * ``areas``: EIC -> short name and time zone, refreshed from the catalogue on every call.
 * view ``series``: the canonical series (``variant = ''``) with the area's short name.
@@ -305,10 +307,123 @@ def _apply_compression(cur: psycopg2.extensions.cursor, ctx: _Context) -> None:
     )
 
 
+# 0001 kept one summary row per day *and resolution*; the gap query then had to aggregate and sort
+# every row. One row per day is read in index order with no aggregation (10x faster for 240 series).
+_SUMMARY_PER_DAY = r"""
+DROP TRIGGER IF EXISTS observations_deleted ON entsoe.observations;
+DROP TRIGGER IF EXISTS observations_moved ON entsoe.observations;
+DROP FUNCTION IF EXISTS entsoe.observations_counted();
+DROP FUNCTION IF EXISTS entsoe.count_point(text, text, text, text, text, timestamptz, interval, integer);
+DROP TABLE entsoe.daily_counts;
+
+CREATE TABLE entsoe.daily_counts (
+    endpoint      text     NOT NULL,
+    area          text     NOT NULL,
+    business_type text     NOT NULL,
+    psr_type      text     NOT NULL,
+    variant       text     NOT NULL,
+    day           date     NOT NULL,
+    points        integer  NOT NULL CHECK (points > 0),
+    covered       integer  NOT NULL,
+    resolution    interval NOT NULL,
+    PRIMARY KEY (endpoint, area, business_type, psr_type, variant, day)
+);
+COMMENT ON TABLE entsoe.daily_counts IS
+    'Summary read by the gap and completeness queries: per series and UTC day (of the points'' '
+    'start), the points stored, the seconds covered by its sub-daily points and the finest '
+    'resolution stored. Maintained by upsert_points and triggers on entsoe.observations; rebuild '
+    'with entsoe_pipeline.storage.rebuild_summary after drop_chunks or bulk SQL inserts.';
+
+-- Seconds a point of this resolution adds to "covered": sub-daily ones only; day-long and longer
+-- resolutions are counted in calendar steps instead.
+CREATE FUNCTION entsoe.covered_seconds(r interval) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN r < interval '1 day' THEN date_part('epoch', r)::integer ELSE 0 END
+$$;
+
+CREATE FUNCTION entsoe.count_point(
+    p_endpoint text, p_area text, p_business_type text, p_psr_type text, p_variant text,
+    p_time timestamptz, p_resolution interval, p_delta integer
+) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_day date := (p_time AT TIME ZONE 'UTC')::date;
+BEGIN
+    IF p_delta > 0 THEN
+        INSERT INTO entsoe.daily_counts AS c
+            (endpoint, area, business_type, psr_type, variant, day, points, covered, resolution)
+        VALUES (p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day, p_delta,
+                p_delta * entsoe.covered_seconds(p_resolution), p_resolution)
+        ON CONFLICT (endpoint, area, business_type, psr_type, variant, day) DO UPDATE SET
+            points = c.points + excluded.points, covered = c.covered + excluded.covered,
+            resolution = least(c.resolution, excluded.resolution);
+        RETURN;
+    END IF;
+    DELETE FROM entsoe.daily_counts
+    WHERE (endpoint, area, business_type, psr_type, variant, day)
+          = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day)
+      AND points <= -p_delta;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    UPDATE entsoe.daily_counts
+    SET points = points + p_delta, covered = covered + p_delta * entsoe.covered_seconds(p_resolution)
+    WHERE (endpoint, area, business_type, psr_type, variant, day)
+          = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day);
+    -- The finest resolution of the day may have left with this point: look at what is left.
+    UPDATE entsoe.daily_counts d SET resolution = coalesce((
+        SELECT min(o.resolution) FROM entsoe.observations o
+        WHERE (o.endpoint, o.area, o.business_type, o.psr_type, o.variant)
+              = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+          AND o.time >= v_day::timestamp AT TIME ZONE 'UTC'
+          AND o.time < (v_day + 1)::timestamp AT TIME ZONE 'UTC'), d.resolution)
+    WHERE (endpoint, area, business_type, psr_type, variant, day)
+          = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day)
+      AND d.resolution = p_resolution;
+END $$;
+
+CREATE FUNCTION entsoe.observations_counted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        PERFORM entsoe.count_point(OLD.endpoint, OLD.area, OLD.business_type, OLD.psr_type,
+                                   OLD.variant, OLD.time, OLD.resolution, -1);
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        PERFORM entsoe.count_point(NEW.endpoint, NEW.area, NEW.business_type, NEW.psr_type,
+                                   NEW.variant, NEW.time, NEW.resolution, 1);
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- Inserts are counted by upsert_points from its RETURNING set (a row trigger per inserted row
+-- would halve the write rate); deletes and key or resolution changes are rare and small, so row
+-- triggers keep the summary right for those, however they are made.
+CREATE TRIGGER observations_deleted AFTER DELETE ON entsoe.observations
+    FOR EACH ROW EXECUTE FUNCTION entsoe.observations_counted();
+CREATE TRIGGER observations_moved AFTER UPDATE ON entsoe.observations
+    FOR EACH ROW WHEN (
+        (OLD.endpoint, OLD.area, OLD.business_type, OLD.psr_type, OLD.variant, OLD.time, OLD.resolution)
+        IS DISTINCT FROM
+        (NEW.endpoint, NEW.area, NEW.business_type, NEW.psr_type, NEW.variant, NEW.time, NEW.resolution))
+    EXECUTE FUNCTION entsoe.observations_counted();
+
+INSERT INTO entsoe.daily_counts
+    (endpoint, area, business_type, psr_type, variant, day, points, covered, resolution)
+SELECT endpoint, area, business_type, psr_type, variant, (time AT TIME ZONE 'UTC')::date,
+       count(*), sum(entsoe.covered_seconds(resolution)), min(resolution)
+FROM entsoe.observations
+GROUP BY 1, 2, 3, 4, 5, 6;
+"""
+
+
+def _apply_summary_per_day(cur: psycopg2.extensions.cursor, ctx: _Context) -> None:
+    cur.execute(_SUMMARY_PER_DAY)
+
+
 MIGRATIONS: tuple[_Migration, ...] = (
     _Migration("0001_observations_summary_empty_windows_areas", _apply_base),
     _Migration("0002_hypertable", _apply_hypertable, _needs_timescaledb),
     _Migration("0003_compression_policy", _apply_compression, _needs_compression, optional=True),
+    _Migration("0004_summary_one_row_per_day", _apply_summary_per_day),
 )
 
 

@@ -21,13 +21,13 @@ WHERE (%(endpoint)s::text IS NULL OR endpoint = %(endpoint)s)
 
 _INSERT = """
 INSERT INTO entsoe.daily_counts
-    (endpoint, area, business_type, psr_type, variant, day, resolution, points)
+    (endpoint, area, business_type, psr_type, variant, day, points, covered, resolution)
 SELECT endpoint, area, business_type, psr_type, variant, (time AT TIME ZONE 'UTC')::date,
-       resolution, count(*)
+       count(*), sum(entsoe.covered_seconds(resolution)), min(resolution)
 FROM entsoe.observations
 WHERE (%(endpoint)s::text IS NULL OR endpoint = %(endpoint)s)
   AND (%(area)s::text IS NULL OR area = %(area)s)
-GROUP BY 1, 2, 3, 4, 5, 6, 7
+GROUP BY 1, 2, 3, 4, 5, 6
 """
 
 

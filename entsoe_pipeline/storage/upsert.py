@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ import psycopg2.extras
 
 from .connection import connect, redact
 from .errors import StorageError
+from .resolution import Resolution, covered_seconds
 from .staging import (
     COMBO_COLUMNS,
     OBSERVATION_COLUMNS,
@@ -104,14 +106,16 @@ WITH staged AS (
     RETURNING (o.xmax = 0) AS inserted, o.business_type, o.psr_type, o.variant, o.time, o.resolution
 ), counted AS (
     INSERT INTO entsoe.daily_counts AS d
-        (endpoint, area, business_type, psr_type, variant, day, resolution, points)
-    SELECT %(endpoint)s, %(area)s, business_type, psr_type, variant,
-           (time AT TIME ZONE 'UTC')::date, resolution, count(*)
+        (endpoint, area, business_type, psr_type, variant, day, points, covered, resolution)
+    SELECT %(endpoint)s, %(area)s, business_type, psr_type, variant, (time AT TIME ZONE 'UTC')::date,
+           count(*), sum(entsoe.covered_seconds(resolution)), min(resolution)
     FROM upserted WHERE inserted
-    GROUP BY business_type, psr_type, variant, (time AT TIME ZONE 'UTC')::date, resolution
-    ORDER BY business_type, psr_type, variant, 6, resolution
-    ON CONFLICT (endpoint, area, business_type, psr_type, variant, day, resolution)
-    DO UPDATE SET points = d.points + excluded.points
+    GROUP BY business_type, psr_type, variant, (time AT TIME ZONE 'UTC')::date
+    -- the order the other path (Python, code-point order) takes its locks in
+    ORDER BY business_type COLLATE "C", psr_type COLLATE "C", variant COLLATE "C", 6
+    ON CONFLICT (endpoint, area, business_type, psr_type, variant, day) DO UPDATE SET
+        points = d.points + excluded.points, covered = d.covered + excluded.covered,
+        resolution = least(d.resolution, excluded.resolution)
     RETURNING 1
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
@@ -127,31 +131,36 @@ SELECT EXISTS (SELECT 1 FROM entsoe.observations
 
 _ADD_COUNTS = """
 INSERT INTO entsoe.daily_counts AS d
-    (endpoint, area, business_type, psr_type, variant, day, resolution, points)
+    (endpoint, area, business_type, psr_type, variant, day, points, covered, resolution)
 VALUES %s
-ON CONFLICT (endpoint, area, business_type, psr_type, variant, day, resolution)
-DO UPDATE SET points = d.points + excluded.points
+ON CONFLICT (endpoint, area, business_type, psr_type, variant, day) DO UPDATE SET
+    points = d.points + excluded.points, covered = d.covered + excluded.covered,
+    resolution = least(d.resolution, excluded.resolution)
 """
 
 _EPOCH_DAY = date(1970, 1, 1)
 
 
 def _daily_counts(endpoint: str, area: str, batch: PreparedBatch) -> list[tuple[object, ...]]:
-    """Summary rows for a batch whose rows are all new, in key order."""
+    """Summary rows for a batch whose rows are all new, in key order (code points, like the
+    merge statement's ``COLLATE "C"``)."""
     days = batch.time_us // 86_400_000_000
     first_day = int(days.min())
-    code = batch.combo.astype("int64") * (int(days.max()) - first_day + 1) + (days - first_day)
-    groups, counts = np.unique(code, return_counts=True)
     width = int(days.max()) - first_day + 1
-    totals: dict[tuple[str, str, str, int, str], int] = {}
+    code = batch.combo.astype("int64") * width + (days - first_day)
+    groups, counts = np.unique(code, return_counts=True)
+    totals: dict[tuple[str, str, str, int], list[Any]] = {}
     for group, count in zip(groups.tolist(), counts.tolist(), strict=True):
         combo, day = divmod(group, width)
-        resolution, business_type, psr_type, variant = batch.combos[combo][:4]
-        key = (business_type, psr_type, variant, first_day + day, resolution)
-        totals[key] = totals.get(key, 0) + count
+        text, business_type, psr_type, variant = batch.combos[combo][:4]
+        resolution = Resolution.parse(text)
+        total = totals.setdefault((business_type, psr_type, variant, first_day + day), [0, 0, resolution])
+        total[0] += count
+        total[1] += count * covered_seconds(resolution)
+        total[2] = min(total[2], resolution)
     return [
-        (endpoint, area, bt, psr, variant, _EPOCH_DAY + timedelta(days=day), resolution, count)
-        for (bt, psr, variant, day, resolution), count in sorted(totals.items())
+        (endpoint, area, bt, psr, variant, _EPOCH_DAY + timedelta(days=day), points, covered, finest.pg)
+        for (bt, psr, variant, day), (points, covered, finest) in sorted(totals.items())
     ]
 
 
@@ -174,7 +183,7 @@ def _copy_new(
             cur,
             _ADD_COUNTS,
             _daily_counts(endpoint, area, batch),
-            template="(%s, %s, %s, %s, %s, %s, %s::interval, %s)",
+            template="(%s, %s, %s, %s, %s, %s, %s, %s, %s::interval)",
             page_size=10_000,
         )
     except (psycopg2.errors.UniqueViolation, psycopg2.errors.DeadlockDetected):

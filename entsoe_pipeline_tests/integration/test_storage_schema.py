@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 
 import psycopg2
+import psycopg2.errors
 import pytest
 from psycopg2 import sql
 
@@ -32,13 +34,21 @@ OBSERVATION_COLUMNS = [
 
 
 def _admin(url: str, statement: sql.Composable | str) -> None:
-    conn = psycopg2.connect(url)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(statement)
-    finally:
-        conn.close()
+    # CREATE DATABASE fails while another session (another test run on this cluster) is connected
+    # to template1; that passes within moments.
+    for attempt in range(20):
+        conn = psycopg2.connect(url)
+        try:
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(statement)
+            return
+        except psycopg2.errors.ObjectInUse:
+            if attempt == 19:
+                raise
+            time.sleep(0.25)
+        finally:
+            conn.close()
 
 
 @pytest.fixture(params=["timescaledb", "plain"])
