@@ -116,3 +116,33 @@ def test_stale_latest_partition_is_re_requested_on_the_rate_limiting_tick_only()
         defs=defs, instance=instance, cursor=on_tick.cursor, evaluation_time=_at(29, 9, 17)
     )
     assert _requested(right_after) == []
+
+
+def test_a_failed_partition_is_not_hot_looped_but_retried_on_the_slow_tick(make_simulator):
+    from entsoe_pipeline_tests.dagster.conftest import make_resources
+
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _defs()
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=_at(29, 9))
+    _materialized(instance, [p for p in _requested(first) if p != "2026-11-25"])
+    # A real failed run of 2026-11-25: the simulator refuses the token, a failure that is not retried.
+    failing = build_defs(
+        SETTINGS, resources=make_resources(make_simulator().url, "postgresql://x@127.0.0.1:9/x", token="bad")
+    )
+    result = dg.materialize(
+        [failing.resolve_assets_def(KEY)], partition_key="2026-11-25", instance=instance, raise_on_error=False
+    )
+    assert not result.success
+
+    after_failure = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=first.cursor, evaluation_time=_at(29, 9, 1)
+    )
+    assert _requested(after_failure) == []
+    still_waiting = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=after_failure.cursor, evaluation_time=_at(29, 11, 59)
+    )
+    assert _requested(still_waiting) == []
+    retry = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=still_waiting.cursor, evaluation_time=_at(29, 12, 1)
+    )
+    assert _requested(retry) == ["2026-11-25"]
