@@ -6,7 +6,7 @@ Baselines, on the same bytes:
 * a bare lxml walk: ``etree.fromstring`` then ``float(el.text)`` for every quantity/price.amount,
   the floor any lxml-based parser pays; target: at least 0.5x its points per second.
 
-Documents: large synthetic answers in the real schema (benchmarks/documents.py) and the real
+Documents: large synthetic answers in the real schema (benchmarks/_documents.py) and the real
 fixtures in ../shared/fixtures/entsoe when present. "Points" are the rows parse_document returns
 (A03 curves expanded), so every ratio is a ratio of times on the same documents. Times are the
 best of N runs; results are freed outside the timed region.
@@ -34,7 +34,7 @@ from lxml import etree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script by scripts/bench.sh
 
-from benchmarks.documents import SYNTHETIC
+from benchmarks._documents import SYNTHETIC
 from entsoe_pipeline.entsoe import EntsoeError, parse_document
 
 FIXTURE_DIR = Path(
