@@ -43,9 +43,7 @@ def observation_condition(endpoint: Endpoint, settings: Settings) -> dg.Automati
         & (~AC.execution_failed() | _cron_tick(RETRY_FAILED_CRON))
     ).with_label("fill missing partitions in the lookback")
     refresh_stale = (
-        AC.in_latest_time_window()
-        & AC.freshness_failed()
-        & _cron_tick(STALE_RETRY_CRON[endpoint.cadence])
+        AC.in_latest_time_window() & AC.freshness_failed() & _cron_tick(STALE_RETRY_CRON[endpoint.cadence])
     ).with_label("refresh the latest partition when freshness fails")
     return ((fill_gaps | refresh_stale) & ~AC.in_progress()).with_label("entsoe gap filling")
 

@@ -23,13 +23,15 @@ from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraph
 from entsoe_pipeline import storage
 from entsoe_pipeline.catalog import Area, Endpoint, Granularity
 
-from .in_flight import partitions_in_flight
+from .in_flight import InFlight
 from .observations import expected_until, observation_key
 from .partitions import partitions_for
 from .resources import TimescaleResource
 from .settings import Settings
 
 FIRST_RETRY_AFTER = timedelta(hours=1)
+# More small gaps than this in one asset are folded into the tick's backfill.
+MAX_RUNS_PER_ASSET = 5
 
 
 @dataclass
@@ -73,16 +75,24 @@ class GapCursor:
             del self.launched[asset]
 
 
-def contiguous_runs(keys: Sequence[str], all_keys: Sequence[str]) -> list[list[str]]:
-    """Split partition keys into runs of neighbours in the partitions definition's order."""
-    position = {k: i for i, k in enumerate(all_keys)}
-    runs: list[list[str]] = []
-    for key in sorted(keys, key=position.__getitem__):
-        if runs and position[key] == position[runs[-1][-1]] + 1:
-            runs[-1].append(key)
+def contiguous_runs(gaps: Sequence["Gap"]) -> list[list["Gap"]]:
+    """Split gaps into runs of neighbouring partitions (one ends where the next starts)."""
+    runs: list[list[Gap]] = []
+    for gap in sorted(gaps, key=lambda g: g.start):
+        if runs and runs[-1][-1].end == gap.start:
+            runs[-1].append(gap)
         else:
-            runs.append([key])
+            runs.append([gap])
     return runs
+
+
+@dataclass(frozen=True)
+class Gap:
+    """An incomplete partition whose data should already be published."""
+
+    partition: str
+    start: datetime
+    end: datetime
 
 
 @dataclass(frozen=True)
@@ -91,11 +101,6 @@ class _Target:
     area: Area
     key: dg.AssetKey
     partitions_def: dg.TimeWindowPartitionsDefinition
-
-
-def _due_before(target: _Target, now: datetime) -> datetime:
-    """Windows ending after this are not fully published yet (schedules keep those current)."""
-    return expected_until(target.endpoint, now)
 
 
 def _utc_now() -> datetime:
@@ -120,12 +125,13 @@ def build_gap_sensor(
         minimum_interval_seconds=settings.gap_sensor_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Finds partitions with fewer stored points than their resolution implies and "
-        "launches backfills (large gaps) or runs (small gaps) for them.",
+        "launches a backfill (large gaps) or runs (small gaps) for them.",
     )
     def gap_sensor(context: dg.SensorEvaluationContext, timescale: TimescaleResource) -> dg.SensorResult:
         now = clock()
         cursor = GapCursor.parse(context.cursor)
-        requests: list[dg.RunRequest] = []
+        plan = _LaunchPlan()
+        in_flight: InFlight | None = None
         skipped_empty = 0
         for granularity, group in by_granularity.items():
             found = storage.incomplete_windows(
@@ -142,23 +148,30 @@ def build_gap_sensor(
             for w in found:
                 by_series[(w.endpoint, w.area)].append(w)
             for t in group:
-                windows = by_series.get((t.endpoint.name, t.area.eic), [])
-                due_before = _due_before(t, now)
+                due_before = expected_until(t.endpoint, now)
                 gaps = []
-                for w in windows:
+                for w in by_series.get((t.endpoint.name, t.area.eic), []):
                     if w.end > due_before:
                         continue
                     if w.empty_tries >= settings.max_empty_tries:
                         skipped_empty += 1
                         continue
-                    gaps.append(t.partitions_def.get_partition_key_for_timestamp(w.start.timestamp()))
+                    gaps.append(Gap(w.start.strftime(t.partitions_def.fmt), w.start, w.end))
                 asset = t.key.to_user_string()
-                cursor.keep_only(asset, set(gaps))
-                launch = _launchable(context.instance, t, gaps, cursor, now, settings)
-                if not launch:
+                cursor.keep_only(asset, {g.partition for g in gaps})
+                gaps = [
+                    g
+                    for g in gaps
+                    if cursor.may_launch(asset, g.partition, now.timestamp(), settings.max_empty_tries)
+                ]
+                if not gaps:
                     continue
-                cursor.record(asset, launch, now.timestamp())
-                requests.extend(_requests_for(t, launch, settings, now))
+                in_flight = in_flight or InFlight.load(context.instance)
+                gaps = _not_in_flight_nor_automations(context.instance, in_flight, t, gaps, now, settings)
+                if gaps:
+                    cursor.record(asset, [g.partition for g in gaps], now.timestamp())
+                    plan.add(t, gaps, settings)
+        requests = plan.requests(now)
         if not requests:
             reason = "no incomplete partitions to launch"
             if skipped_empty:
@@ -169,59 +182,67 @@ def build_gap_sensor(
     return gap_sensor
 
 
-def _launchable(
+def _not_in_flight_nor_automations(
     instance: dg.DagsterInstance,
+    in_flight: InFlight,
     target: _Target,
-    gaps: Sequence[str],
-    cursor: GapCursor,
+    gaps: Sequence[Gap],
     now: datetime,
     settings: Settings,
-) -> list[str]:
-    asset = target.key.to_user_string()
-    candidates = [p for p in gaps if cursor.may_launch(asset, p, now.timestamp(), settings.max_empty_tries)]
-    if not candidates:
-        return []
-    busy = partitions_in_flight(instance, target.key, target.partitions_def, candidates)
-    candidates = [p for p in candidates if p not in busy]
+) -> list[Gap]:
+    busy = in_flight.busy(target.key, target.partitions_def, [g.partition for g in gaps])
+    gaps = [g for g in gaps if g.partition not in busy]
     # Never-materialized partitions inside the automation lookback are the automation's to fill.
     lookback_start = now - settings.automation_lookback
-    recent = [
-        p
-        for p in candidates
-        if target.partitions_def.time_window_for_partition_key(p).start >= lookback_start
-    ]
-    if recent:
+    if any(g.start >= lookback_start for g in gaps):
         materialized = instance.get_materialized_partitions(target.key)
-        candidates = [p for p in candidates if p not in recent or p in materialized]
-    return candidates
+        gaps = [g for g in gaps if g.start < lookback_start or g.partition in materialized]
+    return gaps
 
 
-def _requests_for(
-    target: _Target, keys: Sequence[str], settings: Settings, now: datetime
-) -> list[dg.RunRequest]:
-    all_keys = target.partitions_def.get_partition_keys(current_time=now)
-    out: list[dg.RunRequest] = []
-    for run in contiguous_runs(keys, all_keys):
-        tags = {"launched_by": "gap_sensor", "gap": f"{run[0]}..{run[-1]}"}
-        if len(run) >= settings.backfill_threshold_partitions:
-            subset = target.partitions_def.empty_subset().with_partition_key_range(
-                target.partitions_def, dg.PartitionKeyRange(run[0], run[-1])
+@dataclass
+class _LaunchPlan:
+    """Gaps of one tick: large ones (and the many small ones of one asset) go into ONE backfill over
+    all assets, which follows each asset's backfill policy; a few small ones become runs."""
+
+    backfill: dict[dg.AssetKey, tuple[_Target, list[str]]] = field(default_factory=dict)
+    runs: list[tuple[_Target, Gap, str]] = field(default_factory=list)
+
+    def add(self, target: _Target, gaps: Sequence[Gap], settings: Settings) -> None:
+        runs = contiguous_runs(gaps)
+        small = [r for r in runs if len(r) < settings.backfill_threshold_partitions]
+        large = [r for r in runs if len(r) >= settings.backfill_threshold_partitions]
+        if sum(map(len, small)) > MAX_RUNS_PER_ASSET:  # scattered holes: one backfill, not a flood of runs
+            large, small = runs, []
+        if large:
+            self.backfill[target.key] = (target, [g.partition for run in large for g in run])
+        for run in small:
+            self.runs.extend((target, g, f"{run[0].partition}..{run[-1].partition}") for g in run)
+
+    def requests(self, now: datetime) -> list[dg.RunRequest]:
+        out = [
+            dg.RunRequest(
+                run_key=f"gap:{target.key.to_user_string()}:{gap.partition}:{int(now.timestamp())}",
+                asset_selection=[target.key],
+                partition_key=gap.partition,
+                tags={"launched_by": "gap_sensor", "gap": span},
             )
+            for target, gap, span in self.runs
+        ]
+        if self.backfill:
+            subsets = {
+                key: target.partitions_def.subset_with_partition_keys(partitions)
+                for key, (target, partitions) in self.backfill.items()
+            }
+            partitions = sum(len(p) for _, p in self.backfill.values())
             out.append(
                 dg.RunRequest.for_asset_graph_subset(
                     # Dagster's own constructor; its stubs miss the defaulted field.
-                    AssetGraphSubset(partitions_subsets_by_asset_key={target.key: subset}),  # type: ignore[call-arg]
-                    tags=tags,
+                    AssetGraphSubset(partitions_subsets_by_asset_key=subsets),  # type: ignore[call-arg]
+                    tags={
+                        "launched_by": "gap_sensor",
+                        "gap": f"{partitions} partitions of {len(subsets)} assets",
+                    },
                 )
             )
-        else:
-            out.extend(
-                dg.RunRequest(
-                    run_key=f"gap:{target.key.to_user_string()}:{p}:{int(now.timestamp())}",
-                    asset_selection=[target.key],
-                    partition_key=p,
-                    tags=tags,
-                )
-                for p in run
-            )
-    return out
+        return out

@@ -11,7 +11,7 @@ import dagster as dg
 
 from entsoe_pipeline.catalog import Area, Cadence, Endpoint, Granularity
 
-from .in_flight import partitions_in_flight
+from .in_flight import InFlight
 from .observations import observation_key
 from .partitions import end_offset, partitions_for
 from .settings import Settings
@@ -54,8 +54,9 @@ def build_refresh_schedule(
         latest = partitions_def.get_partition_keys(current_time=now)[-count:]
         # One run per partition key covering every asset that no run or backfill is working on.
         free: dict[str, list[dg.AssetKey]] = defaultdict(list)
+        in_flight = InFlight.load(context.instance)
         for key in keys:
-            busy = partitions_in_flight(context.instance, key, partitions_def, latest)
+            busy = in_flight.busy(key, partitions_def, latest)
             for partition_key in latest:
                 if partition_key not in busy:
                     free[partition_key].append(key)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import psycopg2
 
 from entsoe_pipeline import catalog, storage
 from entsoe_pipeline.defs import Settings
-from entsoe_pipeline.defs.gap_sensor import GapCursor, build_gap_sensor, contiguous_runs
+from entsoe_pipeline.defs.gap_sensor import Gap, GapCursor, build_gap_sensor, contiguous_runs
 from entsoe_pipeline.defs.observations import observation_key
 
 FR = catalog.area("FR")
@@ -19,9 +19,17 @@ SETTINGS = Settings(areas=(FR,), endpoints=(ACTUAL,), history_start=date(2025, 7
 NOW = datetime(2025, 7, 12, 12, tzinfo=UTC)
 
 
-def test_contiguous_runs_split_at_holes_in_partition_order():
-    keys = ["a", "b", "c", "d", "e", "f"]
-    assert contiguous_runs(["e", "a", "b", "d"], keys) == [["a", "b"], ["d", "e"]]
+def _gap(day: int) -> Gap:
+    start = datetime(2025, 7, day, tzinfo=UTC)
+    return Gap(f"2025-07-{day:02d}", start, start + timedelta(days=1))
+
+
+def test_contiguous_runs_split_at_holes_in_time_order():
+    runs = contiguous_runs([_gap(5), _gap(1), _gap(2), _gap(4)])
+    assert [[g.partition for g in run] for run in runs] == [
+        ["2025-07-01", "2025-07-02"],
+        ["2025-07-04", "2025-07-05"],
+    ]
 
 
 def test_cursor_backs_off_and_gives_up_after_the_configured_tries():
@@ -99,3 +107,16 @@ def test_gap_sensor_stops_asking_for_windows_the_api_confirmed_empty(build_test_
     result = _tick(defs, instance)
     assert all(r.partition_key != "2025-07-09" for r in (result.run_requests or []))
     assert not any(r.requires_backfill_daemon() for r in (result.run_requests or []))
+
+
+def test_many_scattered_holes_of_one_asset_become_one_backfill_not_a_flood_of_runs(
+    build_test_defs, database_url
+):
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _load_history(build_test_defs, instance)
+    for day in (1, 3, 5, 7, 10, 11):  # not 07-09: another test may have confirmed it empty
+        _delete(database_url, f"2025-07-{day:02d} 05:00", f"2025-07-{day:02d} 06:00")
+    result = _tick(defs, instance)
+    assert len(result.run_requests) == 1
+    subset = result.run_requests[0].asset_graph_subset.get_partitions_subset(KEY)
+    assert sorted(subset.get_partition_keys()) == [f"2025-07-{d:02d}" for d in (1, 3, 5, 7, 10, 11)]
