@@ -107,9 +107,8 @@ def main() -> None:
         assets = len(settings.areas) * len(settings.endpoints)
         t0 = time.perf_counter()
         rows = _populate(dsn, settings)
-        print(
-            f"summary rows: {rows:,} for {assets} series over {YEARS} years ({time.perf_counter() - t0:.1f} s)"
-        )
+        took = time.perf_counter() - t0
+        print(f"summary rows: {rows:,} for {assets} series over {YEARS} years ({took:.1f} s)")
 
         specs = [
             storage.SeriesSpec(e.name, a.eic, e.default_resolution)
