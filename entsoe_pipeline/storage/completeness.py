@@ -4,9 +4,10 @@ The rule, per series (business_type, psr_type, variant) of an (endpoint, area) a
 
 * Sub-daily resolutions: a point at ``t`` covers ``[t, t + r)``. The series is short by
   ``ceil(uncovered seconds / r)`` points, ``r`` being the finest sub-daily resolution stored in the
-  window (for a window with nothing stored: that of the nearest stored window before it, else
-  after it). So a PT15M day always expects 96 points, DST or not (windows are UTC), and a day that
-  switches from PT60M to PT15M at noon expects 12 + 48 points: a resolution change is no gap.
+  window (for a window with nothing stored: that of the nearest stored window after it, or before
+  it at the end of the series). So a PT15M day always expects 96 points, DST or not (windows are
+  UTC), and a day that switches from PT60M to PT15M at noon expects 12 + 48 points: a resolution
+  change is no gap.
 * Day, week, month and year resolutions (P1D, P7D, P1M, P1Y) are calendar steps in the area's
   time zone, starting at local midnight: the series expects the steps of its grid (anchored at its
   first stored point) that *start* in the window, e.g. 7 P1D points per week, 4 or 5 P7D points
@@ -21,8 +22,8 @@ The rule, per series (business_type, psr_type, variant) of an (endpoint, area) a
 ``incomplete_windows`` answers from ``entsoe.daily_counts`` (one row per series and day: 876,000
 rows for ten years of 240 series, instead of ~84 million points), so its windows are whole UTC
 days (the Dagster partitions). Per series, a LATERAL subquery reads the summary in primary-key
-order (daily windows need no aggregate and no sort), and ``lag``/``lead`` find windows with
-nothing stored as gaps between present ones; only rows that may fall short, start after a gap or
+order (daily windows need no aggregate and no sort), and ``lag`` finds windows with nothing
+stored as gaps between present ones; only rows that may fall short, start after a gap or
 end the series come back to Python, which applies the rule above. ``window_completeness`` serves
 the asset checks: a few windows of one (endpoint, area), possibly partial days (today up to now),
 so it counts the raw points with the same query.
@@ -31,6 +32,7 @@ so it counts the raw points with the same query.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import math
 from collections import defaultdict
@@ -101,7 +103,7 @@ WITH spec AS (
     LEFT JOIN entsoe.areas a ON a.eic = s.area
 ), series AS (
     SELECT s.spec, s.endpoint, s.area, s.tz, x.business_type, x.psr_type, x.variant,
-           f.day AS first_day, l.day AS last_day, l.resolution AS last_res
+           f.day AS first_day, l.day AS last_day, l.resolution AS last_res, r.day AS last_in_range
     FROM spec s
     CROSS JOIN LATERAL entsoe.series_of(s.endpoint, s.area) x
     CROSS JOIN LATERAL (
@@ -114,9 +116,15 @@ WITH spec AS (
         WHERE (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
               = (s.endpoint, s.area, x.business_type, x.psr_type, x.variant)
         ORDER BY d.day DESC LIMIT 1) l
+    LEFT JOIN LATERAL (
+        SELECT d.day FROM entsoe.daily_counts d
+        WHERE (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
+              = (s.endpoint, s.area, x.business_type, x.psr_type, x.variant)
+          AND d.day < %(day_hi)s
+        ORDER BY d.day DESC LIMIT 1) r ON true
 )
 SELECT (row_number() OVER ())::int AS sid, spec, endpoint, area, tz, business_type, psr_type,
-       variant, last_res, first_day, last_day
+       variant, last_res, first_day, last_day, last_in_range
 FROM series
 WHERE first_day < %(day_hi)s AND last_day >= %(day_lo)s::date - 1
 """
@@ -126,45 +134,63 @@ WHERE first_day < %(day_hi)s AND last_day >= %(day_lo)s::date - 1
 _SERIES_MATCH = """(x.endpoint, x.area, x.business_type, x.psr_type, x.variant)
                    = (l.endpoint, l.area, l.business_type, l.psr_type, l.variant)"""
 
+
+@dataclass(frozen=True)
+class _Source:
+    """Rows per series (l) and window (w): points, seconds covered by sub-daily points, finest
+    resolution; ``o`` orders them; ``last`` tells the series' last row in the range."""
+
+    per_window: str
+    last: str
+
+
 # Daily windows straight from the summary: one row per day, read in primary-key order, so the
-# window functions below need neither an aggregate nor a sort.
-PER_DAY = f"""
+# window function below needs neither an aggregate nor a sort. The last row is found by its day
+# (lead() would cost a third of the query).
+PER_DAY = _Source(
+    f"""
 SELECT x.day - %(day_lo)s::date + 1 AS w, x.day AS o, x.points, x.covered, x.resolution AS finest
 FROM entsoe.daily_counts x
 WHERE {_SERIES_MATCH} AND x.day >= %(day_lo)s AND x.day < %(day_hi)s
-"""
+""",
+    "p.o = l.last_in_range",
+)
 
 # Weeks, months, years: the days of a window summed up (a few hundred rows per series).
-PER_WINDOW_OF_DAYS = f"""
+PER_WINDOW_OF_DAYS = _Source(
+    f"""
 SELECT w, w AS o, sum(points)::bigint AS points, sum(covered)::bigint AS covered, min(finest) AS finest
 FROM (SELECT (%(window_of_day)s::int[])[x.day - %(day_lo)s::date + 1] AS w, x.points, x.covered,
              x.resolution AS finest
       FROM entsoe.daily_counts x
       WHERE {_SERIES_MATCH} AND x.day >= %(day_lo)s AND x.day < %(day_hi)s) days
 GROUP BY w
-"""
+""",
+    "p.w = (%(window_of_day)s::int[])[l.last_in_range - %(day_lo)s::date + 1]",
+)
 
 # Any windows, from the raw points (the asset checks' few windows, possibly partial days).
-PER_WINDOW_OF_POINTS = f"""
+PER_WINDOW_OF_POINTS = _Source(
+    f"""
 SELECT w, w AS o, count(*) AS points, sum(entsoe.covered_seconds(x.resolution))::bigint AS covered,
        min(x.resolution) AS finest
 FROM entsoe.observations x
 CROSS JOIN LATERAL (SELECT width_bucket(x.time, %(bounds)s::timestamptz[]) AS w) b
 WHERE {_SERIES_MATCH} AND x.time >= %(lo)s AND x.time < %(hi)s
 GROUP BY w
-"""
+""",
+    "lead(p.w) OVER o IS NULL",
+)
 
 # Per series, only the rows that matter come back: windows that may fall short (not fully
 # covered, or counted in steps), each series' first row after a run of windows with nothing
 # stored (prev_w tells where that run began), and its last row (a run may follow it up to lw1).
 _CANDIDATES = """
-SELECT l.sid, c.w, c.points, c.covered, c.finest::text, c.prev_w, c.prev_res::text, c.last
+SELECT l.sid, c.w, c.points, c.covered, c.finest::text, c.prev_w, c.last
 FROM entsoe_live l
 CROSS JOIN LATERAL (
     SELECT * FROM (
-        SELECT p.w, p.points, p.covered, p.finest,
-               lag(p.w) OVER o AS prev_w, lag(p.finest) OVER o AS prev_res,
-               lead(p.w) OVER o IS NULL AS last
+        SELECT p.w, p.points, p.covered, p.finest, lag(p.w) OVER o AS prev_w, {last} AS last
         FROM ({per_window}) p
         WINDOW o AS (ORDER BY p.o)
     ) q
@@ -250,7 +276,7 @@ class _Evaluation:
             "seconds": self.seconds,
         }
 
-    def run(self, per_window_sql: str, all_windows: bool) -> None:
+    def run(self, source: _Source, all_windows: bool) -> None:
         cur = self.cur
         cur.execute("SET LOCAL intervalstyle = 'iso_8601'; SET LOCAL jit = off")
         params = self.params()
@@ -269,16 +295,17 @@ class _Evaluation:
         cur.execute("DELETE FROM entsoe_live WHERE NOT sid = ANY(%s)", (list(self.live),))
         for live in self.live.values():
             self.lifetimes[live.key[0]].append((live.lw0, live.lw1))
-        cur.execute(_CANDIDATES.replace("{per_window}", per_window_sql), {**params, "all": all_windows})
+        query = _CANDIDATES.replace("{per_window}", source.per_window).replace("{last}", source.last)
+        cur.execute(query, {**params, "all": all_windows})
         seen: set[int] = set()
-        for sid, w, points, covered, finest, prev_w, prev_res, last in cur.fetchall():
+        for sid, w, points, covered, finest, prev_w, last in cur.fetchall():
             seen.add(sid)
             live = self.live[sid]
             spec = live.key[0]
             self.stored[(spec, w)] += points
             self.short[(spec, w)] += self._short_present(sid, w, points, covered, finest)
             run_from = prev_w + 1 if prev_w is not None else live.lw0
-            self._absent(sid, run_from, w - 1, prev_res or finest)
+            self._absent(sid, run_from, w - 1, finest)
             if last:
                 self._absent(sid, w + 1, live.lw1, finest)
         for sid, live in self.live.items():
@@ -291,7 +318,7 @@ class _Evaluation:
         return sum(1 for lw0, lw1 in self.lifetimes.get(spec, ()) if lw0 <= w <= lw1)
 
     def _short_present(self, sid: int, w: int, points: int, covered: float, finest: str) -> int:
-        resolution = Resolution.parse(finest)
+        resolution = _resolution(finest)
         if resolution.day_or_longer:
             return max(0, self._grid_count(sid, resolution, w) - points)
         return math.ceil(max(0.0, self.seconds[w - 1] - float(covered)) / resolution.seconds - 1e-9)
@@ -300,7 +327,7 @@ class _Evaluation:
         """Windows first..last of a series hold nothing: all their steps are missing."""
         if first > last:
             return
-        resolution = Resolution.parse(resolution_text)
+        resolution = _resolution(resolution_text)
         spec = self.live[sid].key[0]
         for w in range(first, last + 1):
             if resolution.day_or_longer:
@@ -326,6 +353,11 @@ class _Evaluation:
             default = Resolution.of(spec.default_resolution)
             for w in _uncovered(self.lifetimes.get(spec_no, []), self.n):
                 self.short[(spec_no, w)] += _default_expected(default, self.bounds[w - 1], self.bounds[w])
+
+
+@functools.lru_cache(maxsize=64)
+def _resolution(text: str) -> Resolution:
+    return Resolution.parse(text)
 
 
 def _midnight(day: date) -> datetime:
@@ -375,6 +407,8 @@ def _empty_tries(
 
 
 def _tries_for(records: list[tuple[datetime, datetime, int]], start: datetime, end: datetime) -> int:
+    if not records:
+        return 0
     return max((tries for s, e, tries in records if s <= start and e >= end), default=0)
 
 

@@ -119,7 +119,7 @@ def test_a_resolution_change_at_noon_expects_12_hours_plus_48_quarters(dsn: str,
     ]
 
 
-def test_a_missing_day_takes_the_resolution_stored_before_it(dsn: str, endpoint: str) -> None:
+def test_a_missing_day_takes_the_resolution_stored_next_to_it(dsn: str, endpoint: str) -> None:
     batch = pd.concat(
         [
             regular(utc(2024, 5, 1), utc(2024, 5, 2), timedelta(hours=1), "PT60M"),
@@ -236,9 +236,9 @@ def brute_force_short_days(
             here = by_day.get(day, [])
             if here:
                 resolution = min(r for _, r in here)
-            else:
-                before = [d for d in present if d < day]
-                resolution = min(r for _, r in by_day[before[-1]])
+            else:  # nothing that day: the resolution of the next day with points, else the last
+                after = [d for d in present if d > day]
+                resolution = min(r for _, r in by_day[after[0] if after else present[-1]])
             uncovered = DAY - sum((r for _, r in here), timedelta(0))
             stored[day] += len(here)
             short[day] += math.ceil(uncovered / resolution)
