@@ -31,7 +31,7 @@ import time
 import tracemalloc
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -41,6 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 import pandas as pd
 import psycopg2
+import psycopg2.errors
 import psycopg2.extras
 from psycopg2 import sql
 
@@ -128,11 +129,23 @@ def bench_database(admin: str) -> Iterator[tuple[str, bool]]:
             timescaledb = False
         yield url, timescaledb
     finally:
-        execute(
-            admin,
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)),
-            autocommit=True,
-        )
+        drop_database(admin, url, name)
+
+
+def drop_database(admin: str, url: str, name: str) -> None:
+    """DROP DATABASE ... WITH (FORCE) cannot end TimescaleDB's scheduler for the database (it runs as
+    the superuser); dropping the extension first makes the launcher stop it."""
+    with suppress(psycopg2.Error):
+        execute(url, "DROP EXTENSION IF EXISTS timescaledb CASCADE", autocommit=True)
+    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    for attempt in range(50):
+        try:
+            execute(admin, statement, autocommit=True)
+            return
+        except (psycopg2.errors.InsufficientPrivilege, psycopg2.errors.ObjectInUse):
+            if attempt == 49:
+                raise
+            time.sleep(0.2)
 
 
 def best_of(runs: int, fn: Callable[[], Any], before: Callable[[], None] | None = None) -> tuple[float, Any]:

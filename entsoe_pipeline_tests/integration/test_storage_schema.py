@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -35,20 +36,29 @@ OBSERVATION_COLUMNS = [
 
 def _admin(url: str, statement: sql.Composable | str) -> None:
     # CREATE DATABASE fails while another session (another test run on this cluster) is connected
-    # to template1; that passes within moments.
-    for attempt in range(20):
+    # to template1, and DROP DATABASE ... WITH (FORCE) while TimescaleDB's scheduler (a superuser
+    # process) is still connected to the database; both pass within moments.
+    for attempt in range(50):
         conn = psycopg2.connect(url)
         try:
             conn.autocommit = True
             with conn.cursor() as cur:
                 cur.execute(statement)
             return
-        except psycopg2.errors.ObjectInUse:
-            if attempt == 19:
+        except (psycopg2.errors.ObjectInUse, psycopg2.errors.InsufficientPrivilege):
+            if attempt == 49:
                 raise
-            time.sleep(0.25)
+            time.sleep(0.2)
         finally:
             conn.close()
+
+
+def _drop(admin_url: str, name: str) -> None:
+    """Drop a database of these tests; dropping the extension first makes TimescaleDB's launcher
+    stop the database's scheduler, which DROP DATABASE ... WITH (FORCE) may not end."""
+    with contextlib.suppress(psycopg2.Error):
+        _admin(with_database(admin_url, name), "DROP EXTENSION IF EXISTS timescaledb CASCADE")
+    _admin(admin_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(params=["timescaledb", "plain"])
@@ -62,7 +72,7 @@ def fresh_dsn(request: pytest.FixtureRequest, pg_admin_url: str) -> Iterator[str
             _admin(url, "CREATE EXTENSION timescaledb")
         yield url
     finally:
-        _admin(pg_admin_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        _drop(pg_admin_url, name)
 
 
 def _query(dsn: str, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
@@ -220,7 +230,7 @@ def test_plain_database_converts_to_a_hypertable_once_timescaledb_is_installed(
         assert after.hypertable and after.applied == ["0002_hypertable"]
         assert _query(url, "SELECT count(*) FROM entsoe.observations")[0][0] == 1
     finally:
-        _admin(pg_admin_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        _drop(pg_admin_url, name)
 
 
 def test_unreachable_server_raises_storage_error_without_the_password() -> None:
