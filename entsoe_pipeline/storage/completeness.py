@@ -4,8 +4,8 @@ The rule, per series (business_type, psr_type, variant) of an (endpoint, area) a
 
 * Sub-daily resolutions: a point at ``t`` covers ``[t, t + r)``. The series is short by
   ``ceil(uncovered seconds / r)`` points, ``r`` being the finest sub-daily resolution stored in the
-  window (for a window with nothing stored: that of the nearest stored window after it, or before
-  it at the end of the series). So a PT15M day always expects 96 points, DST or not (windows are
+  window (for a window with nothing stored: that of the nearest stored window before it, or after
+  it at the start of the series). So a PT15M day always expects 96 points, DST or not (windows are
   UTC), and a day that switches from PT60M to PT15M at noon expects 12 + 48 points: a resolution
   change is no gap.
 * Day, week, month and year resolutions (P1D, P7D, P1M, P1Y) are calendar steps in the area's
@@ -19,14 +19,15 @@ The rule, per series (business_type, psr_type, variant) of an (endpoint, area) a
   series alive in the window. A window where no series is alive expects one series at the
   caller's ``default_resolution`` (steps from the window start, in UTC, for calendar ones).
 
-``incomplete_windows`` answers from ``entsoe.daily_counts`` (one row per series and day: 876,000
-rows for ten years of 240 series, instead of ~84 million points), so its windows are whole UTC
-days (the Dagster partitions). Per series, a LATERAL subquery reads the summary in primary-key
-order (daily windows need no aggregate and no sort), and ``lag`` finds windows with nothing
-stored as gaps between present ones; only rows that may fall short, start after a gap or
-end the series come back to Python, which applies the rule above. ``window_completeness`` serves
-the asset checks: a few windows of one (endpoint, area), possibly partial days (today up to now),
-so it counts the raw points with the same query.
+``incomplete_windows`` answers from ``entsoe.daily_counts``, so its windows are whole UTC days (the
+Dagster partitions), and short points are counted per day and summed over a window's days. The
+summary is dense (a row for every day of a series' lifetime, ``points = 0`` where nothing is
+stored), so the query reads only the days that may fall short, through a partial index: its cost
+follows the number of incomplete days, not the years of history (ten years of 240 series are
+876,000 summary rows and ~84 million points; a sensor tick reads a few thousand). Windows inside
+a lifetime with no row read are complete. ``window_completeness`` serves the asset checks: a few
+windows of one (endpoint, area), possibly partial days (today up to now), so it counts the raw
+points; windows with nothing stored are found as gaps between windows with points (``lag``).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ WITH spec AS (
     LEFT JOIN entsoe.areas a ON a.eic = s.area
 ), series AS (
     SELECT s.spec, s.endpoint, s.area, s.tz, x.business_type, x.psr_type, x.variant,
-           f.day AS first_day, l.day AS last_day, l.resolution AS last_res, r.day AS last_in_range
+           f.day AS first_day, l.day AS last_day, l.resolution AS last_res
     FROM spec s
     CROSS JOIN LATERAL entsoe.series_of(s.endpoint, s.area) x
     CROSS JOIN LATERAL (
@@ -116,86 +117,48 @@ WITH spec AS (
         WHERE (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
               = (s.endpoint, s.area, x.business_type, x.psr_type, x.variant)
         ORDER BY d.day DESC LIMIT 1) l
-    LEFT JOIN LATERAL (
-        SELECT d.day FROM entsoe.daily_counts d
-        WHERE (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
-              = (s.endpoint, s.area, x.business_type, x.psr_type, x.variant)
-          AND d.day < %(day_hi)s
-        ORDER BY d.day DESC LIMIT 1) r ON true
 )
 SELECT (row_number() OVER ())::int AS sid, spec, endpoint, area, tz, business_type, psr_type,
-       variant, last_res, first_day, last_day, last_in_range
+       variant, last_res, first_day, last_day
 FROM series
 WHERE first_day < %(day_hi)s AND last_day >= %(day_lo)s::date - 1
 """
 
-# Per series (l) and window (w): points, seconds covered by sub-daily points, finest resolution;
-# "o" orders the rows.
 _SERIES_MATCH = """(x.endpoint, x.area, x.business_type, x.psr_type, x.variant)
                    = (l.endpoint, l.area, l.business_type, l.psr_type, l.variant)"""
 
+# The days that may fall short, from the dense summary through its partial index
+# daily_counts_short: days not fully covered by sub-daily points (days with nothing stored are
+# rows with points = 0) and days of series counted in calendar steps.
+_SHORT_DAYS = f"""
+SELECT l.sid, x.day, x.points, x.covered, x.resolution::text
+FROM entsoe_live l
+JOIN entsoe.daily_counts x
+  ON {_SERIES_MATCH} AND x.day >= %(day_lo)s AND x.day < %(day_hi)s
+WHERE x.covered < 86400 OR x.resolution >= interval '1 day'
+"""
 
-@dataclass(frozen=True)
-class _Source:
-    """Rows per series (l) and window (w): points, seconds covered by sub-daily points, finest
-    resolution; ``o`` orders them; ``last`` tells the series' last row in the range."""
-
-    per_window: str
-    last: str
-
-
-# Daily windows straight from the summary: one row per day, read in primary-key order, so the
-# window function below needs neither an aggregate nor a sort. The last row is found by its day
-# (lead() would cost a third of the query).
-PER_DAY = _Source(
-    f"""
-SELECT x.day - %(day_lo)s::date + 1 AS w, x.day AS o, x.points, x.covered, x.resolution AS finest
-FROM entsoe.daily_counts x
-WHERE {_SERIES_MATCH} AND x.day >= %(day_lo)s AND x.day < %(day_hi)s
-""",
-    "p.o = l.last_in_range",
-)
-
-# Weeks, months, years: the days of a window summed up (a few hundred rows per series).
-PER_WINDOW_OF_DAYS = _Source(
-    f"""
-SELECT w, w AS o, sum(points)::bigint AS points, sum(covered)::bigint AS covered, min(finest) AS finest
-FROM (SELECT (%(window_of_day)s::int[])[x.day - %(day_lo)s::date + 1] AS w, x.points, x.covered,
-             x.resolution AS finest
-      FROM entsoe.daily_counts x
-      WHERE {_SERIES_MATCH} AND x.day >= %(day_lo)s AND x.day < %(day_hi)s) days
-GROUP BY w
-""",
-    "p.w = (%(window_of_day)s::int[])[l.last_in_range - %(day_lo)s::date + 1]",
-)
-
-# Any windows, from the raw points (the asset checks' few windows, possibly partial days).
-PER_WINDOW_OF_POINTS = _Source(
-    f"""
-SELECT w, w AS o, count(*) AS points, sum(entsoe.covered_seconds(x.resolution))::bigint AS covered,
+# Per series (l) and window (w) of any windows, from the raw points (the asset checks' few
+# windows, possibly partial days): points, seconds covered by sub-daily points, finest resolution.
+_PER_WINDOW_OF_POINTS = f"""
+SELECT w, count(*) AS points, sum(entsoe.covered_seconds(x.resolution))::bigint AS covered,
        min(x.resolution) AS finest
 FROM entsoe.observations x
 CROSS JOIN LATERAL (SELECT width_bucket(x.time, %(bounds)s::timestamptz[]) AS w) b
 WHERE {_SERIES_MATCH} AND x.time >= %(lo)s AND x.time < %(hi)s
 GROUP BY w
-""",
-    "lead(p.w) OVER o IS NULL",
-)
+"""
 
-# Per series, only the rows that matter come back: windows that may fall short (not fully
-# covered, or counted in steps), each series' first row after a run of windows with nothing
-# stored (prev_w tells where that run began), and its last row (a run may follow it up to lw1).
-_CANDIDATES = """
-SELECT l.sid, c.w, c.points, c.covered, c.finest::text, c.prev_w, c.last
+# Every window with points, per series, with the previous such window (prev_w) and whether it
+# is the series' last: windows between them, or after the last one, hold nothing.
+_WINDOWS_OF_POINTS = f"""
+SELECT l.sid, c.w, c.points, c.covered, c.finest::text, c.prev_w, c.prev_finest::text, c.last
 FROM entsoe_live l
 CROSS JOIN LATERAL (
-    SELECT * FROM (
-        SELECT p.w, p.points, p.covered, p.finest, lag(p.w) OVER o AS prev_w, {last} AS last
-        FROM ({per_window}) p
-        WINDOW o AS (ORDER BY p.o)
-    ) q
-    WHERE %(all)s OR q.finest >= interval '1 day' OR q.covered < (%(seconds)s::float8[])[q.w]
-       OR q.prev_w IS NULL OR q.w - q.prev_w > 1 OR q.last
+    SELECT p.w, p.points, p.covered, p.finest, lag(p.w) OVER o AS prev_w,
+           lag(p.finest) OVER o AS prev_finest, lead(p.w) OVER o IS NULL AS last
+    FROM ({_PER_WINDOW_OF_POINTS}) p
+    WINDOW o AS (ORDER BY p.w)
 ) c
 """
 
@@ -276,12 +239,10 @@ class _Evaluation:
             "seconds": self.seconds,
         }
 
-    def run(self, source: _Source, all_windows: bool) -> None:
+    def _load_live(self, params: dict[str, Any]) -> None:
         cur = self.cur
         cur.execute("SET LOCAL intervalstyle = 'iso_8601'; SET LOCAL jit = off")
-        params = self.params()
         cur.execute(_LIVE, params)
-        cur.execute("ANALYZE entsoe_live")
         cur.execute(
             "SELECT sid, spec, business_type, psr_type, variant, endpoint, area, tz, first_day, last_day,"
             " last_res::text FROM entsoe_live"
@@ -293,19 +254,47 @@ class _Evaluation:
             if lw0 <= lw1:
                 self.live[sid] = _Live((spec, bt, psr, variant), endpoint, area, tz, lw0, lw1, last_res)
         cur.execute("DELETE FROM entsoe_live WHERE NOT sid = ANY(%s)", (list(self.live),))
+        cur.execute("ANALYZE entsoe_live")
         for live in self.live.values():
             self.lifetimes[live.key[0]].append((live.lw0, live.lw1))
-        query = _CANDIDATES.replace("{per_window}", source.per_window).replace("{last}", source.last)
-        cur.execute(query, {**params, "all": all_windows})
+
+    def run_summary(self) -> None:
+        """From the dense summary: whole-day windows; only the days that may fall short are read."""
+        params = self.params()
+        self._load_live(params)
+        self.cur.execute(_SHORT_DAYS, params)
+        first_day: date = params["day_lo"]
+        window_of_day: list[int] = params["window_of_day"]
+        steps: dict[tuple[int, int, str], int] = defaultdict(int)  # points of calendar series
+        for sid, day, points, covered, finest in self.cur.fetchall():
+            w = window_of_day[(day - first_day).days]
+            spec = self.live[sid].key[0]
+            self.stored[(spec, w)] += points
+            resolution = _resolution(finest)
+            if resolution.day_or_longer:
+                steps[(sid, w, finest)] += points
+            else:  # counted per day: a day is 86,400 seconds in UTC
+                self.short[(spec, w)] += math.ceil((86_400 - covered) / resolution.seconds - 1e-9)
+        for (sid, w, finest), points in steps.items():
+            shortfall = self._grid_count(sid, _resolution(finest), w) - points
+            self.short[(self.live[sid].key[0], w)] += max(0, shortfall)
+        self._windows_without_series()
+
+    def run_points(self) -> None:
+        """From the raw points: any windows; every window is evaluated."""
+        params = self.params()
+        self._load_live(params)
+        self.cur.execute(_WINDOWS_OF_POINTS, params)
         seen: set[int] = set()
-        for sid, w, points, covered, finest, prev_w, last in cur.fetchall():
+        for sid, w, points, covered, finest, prev_w, prev_finest, last in self.cur.fetchall():
             seen.add(sid)
             live = self.live[sid]
             spec = live.key[0]
             self.stored[(spec, w)] += points
             self.short[(spec, w)] += self._short_present(sid, w, points, covered, finest)
-            run_from = prev_w + 1 if prev_w is not None else live.lw0
-            self._absent(sid, run_from, w - 1, finest)
+            # Windows with nothing stored take the resolution of the window with points before
+            # them (after them at the start), like the summary's empty days.
+            self._absent(sid, prev_w + 1 if prev_w is not None else live.lw0, w - 1, prev_finest or finest)
             if last:
                 self._absent(sid, w + 1, live.lw1, finest)
         for sid, live in self.live.items():
@@ -447,7 +436,7 @@ def window_completeness(
         with connect(dsn) as conn, conn.cursor() as cur:
             conn.set_session(isolation_level="REPEATABLE READ")  # one snapshot; temp tables
             evaluation = _Evaluation(cur, [spec], bounds)
-            evaluation.run(PER_WINDOW_OF_POINTS, all_windows=True)
+            evaluation.run_points()
             empties = _empty_tries(cur, [spec], bounds[0], bounds[-1]).get((endpoint, area), [])
     except psycopg2.Error as exc:
         raise StorageError(
@@ -487,13 +476,17 @@ def incomplete_windows(
         with connect(dsn) as conn, conn.cursor() as cur:
             conn.set_session(isolation_level="REPEATABLE READ")  # one snapshot; temp tables
             evaluation = _Evaluation(cur, specs, bounds)
-            evaluation.run(
-                PER_DAY if granularity is Granularity.DAILY else PER_WINDOW_OF_DAYS, all_windows=False
-            )
+            evaluation.run_summary()
             short = sorted(k for k, v in evaluation.short.items() if v > 0)
             stored = dict(evaluation.stored)
-            # With one series alive in a window, its stored points came back with the candidates.
-            stored.update(_stored_in(cur, [k for k in short if evaluation.alive_in(*k) > 1], bounds))
+            # A day with one series alive came back whole; other windows are summed up again.
+            stored.update(
+                _stored_in(
+                    cur,
+                    [k for k in short if evaluation.alive_in(*k) > 1 or granularity is not Granularity.DAILY],
+                    bounds,
+                )
+            )
             empties = _empty_tries(cur, specs, bounds[0], bounds[-1])
     except psycopg2.Error as exc:
         raise StorageError(

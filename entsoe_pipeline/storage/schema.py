@@ -419,11 +419,149 @@ def _apply_summary_per_day(cur: psycopg2.extensions.cursor, ctx: _Context) -> No
     cur.execute(_SUMMARY_PER_DAY)
 
 
+# 0005: a dense summary. Every day between a series' first and last stored day has a row; a day
+# with nothing stored is a row with points = 0 (its resolution: that of the previous day with
+# points, the resolution expected there). Windows with nothing stored are then rows like any
+# other, and the gap query reads only the days that fall short, through a partial index: its cost
+# follows the number of incomplete days, not the years of history.
+_DENSE_SUMMARY = r"""
+ALTER TABLE entsoe.daily_counts DROP CONSTRAINT daily_counts_points_check;
+ALTER TABLE entsoe.daily_counts ADD CONSTRAINT daily_counts_points_check CHECK (points >= 0);
+COMMENT ON TABLE entsoe.daily_counts IS
+    'Summary read by the gap and completeness queries: per series and UTC day (of the points'' '
+    'start), the points stored, the seconds covered by its sub-daily points and the finest '
+    'resolution stored. Dense: every day between a series'' first and last stored day has a row; '
+    'points = 0 marks a day with nothing stored (resolution: that of the previous day with points). '
+    'Maintained by upsert_points and triggers on entsoe.observations; rebuild with '
+    'entsoe_pipeline.storage.rebuild_summary after drop_chunks or bulk SQL inserts.';
+
+-- Days that may fall short: not fully covered by sub-daily points, or counted in calendar steps.
+CREATE INDEX daily_counts_short ON entsoe.daily_counts
+    (endpoint, area, business_type, psr_type, variant, day)
+    WHERE covered < 86400 OR resolution >= interval '1 day';
+
+-- Give every day in [p_lo, p_hi], and between it and the series' nearest stored days, a row.
+CREATE FUNCTION entsoe.fill_days(
+    p_endpoint text, p_area text, p_business_type text, p_psr_type text, p_variant text,
+    p_lo date, p_hi date
+) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO entsoe.daily_counts AS c
+        (endpoint, area, business_type, psr_type, variant, day, points, covered, resolution)
+    SELECT p_endpoint, p_area, p_business_type, p_psr_type, p_variant, g.day::date, 0, 0,
+           coalesce(
+               (SELECT d.resolution FROM entsoe.daily_counts d
+                WHERE (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
+                      = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+                  AND d.day < g.day AND d.points > 0
+                ORDER BY d.day DESC LIMIT 1),
+               (SELECT d.resolution FROM entsoe.daily_counts d
+                WHERE (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
+                      = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+                  AND d.day > g.day AND d.points > 0
+                ORDER BY d.day LIMIT 1))
+    FROM generate_series(
+        coalesce((SELECT max(d.day) + 1 FROM entsoe.daily_counts d
+                  WHERE (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
+                        = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+                    AND d.day < p_lo), p_lo),
+        coalesce((SELECT min(d.day) - 1 FROM entsoe.daily_counts d
+                  WHERE (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
+                        = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+                    AND d.day > p_hi), p_hi),
+        interval '1 day') AS g(day)
+    WHERE NOT EXISTS (
+        SELECT 1 FROM entsoe.daily_counts d
+        WHERE (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
+              = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+          AND d.day = g.day::date)
+    ON CONFLICT (endpoint, area, business_type, psr_type, variant, day) DO NOTHING
+$$;
+
+CREATE OR REPLACE FUNCTION entsoe.count_point(
+    p_endpoint text, p_area text, p_business_type text, p_psr_type text, p_variant text,
+    p_time timestamptz, p_resolution interval, p_delta integer
+) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_day date := (p_time AT TIME ZONE 'UTC')::date;
+    v_left integer;
+    v_first date;
+    v_last date;
+BEGIN
+    IF p_delta > 0 THEN
+        INSERT INTO entsoe.daily_counts AS c
+            (endpoint, area, business_type, psr_type, variant, day, points, covered, resolution)
+        VALUES (p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day, p_delta,
+                p_delta * entsoe.covered_seconds(p_resolution), p_resolution)
+        ON CONFLICT (endpoint, area, business_type, psr_type, variant, day) DO UPDATE SET
+            points = c.points + excluded.points, covered = c.covered + excluded.covered,
+            resolution = CASE WHEN c.points = 0 THEN excluded.resolution
+                              ELSE least(c.resolution, excluded.resolution) END;
+        PERFORM entsoe.fill_days(p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day, v_day);
+        RETURN;
+    END IF;
+    UPDATE entsoe.daily_counts
+    SET points = points + p_delta, covered = covered + p_delta * entsoe.covered_seconds(p_resolution)
+    WHERE (endpoint, area, business_type, psr_type, variant, day)
+          = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day)
+    RETURNING points INTO v_left;
+    IF v_left IS NULL THEN
+        RETURN;
+    ELSIF v_left > 0 THEN
+        -- The finest resolution of the day may have left with this point: look at what is left.
+        UPDATE entsoe.daily_counts d SET resolution = coalesce((
+            SELECT min(o.resolution) FROM entsoe.observations o
+            WHERE (o.endpoint, o.area, o.business_type, o.psr_type, o.variant)
+                  = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+              AND o.time >= v_day::timestamp AT TIME ZONE 'UTC'
+              AND o.time < (v_day + 1)::timestamp AT TIME ZONE 'UTC'), d.resolution)
+        WHERE (endpoint, area, business_type, psr_type, variant, day)
+              = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day)
+          AND d.resolution = p_resolution;
+        RETURN;
+    END IF;
+    -- The day is empty now: a hole inside the series' lifetime, or the lifetime shrinks.
+    UPDATE entsoe.daily_counts d SET covered = 0, resolution = coalesce((
+        SELECT p.resolution FROM entsoe.daily_counts p
+        WHERE (p.endpoint, p.area, p.business_type, p.psr_type, p.variant)
+              = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+          AND p.day < v_day AND p.points > 0
+        ORDER BY p.day DESC LIMIT 1), d.resolution)
+    WHERE (endpoint, area, business_type, psr_type, variant, day)
+          = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day);
+    SELECT day INTO v_first FROM entsoe.daily_counts
+    WHERE (endpoint, area, business_type, psr_type, variant)
+          = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+      AND points > 0
+    ORDER BY day LIMIT 1;
+    SELECT day INTO v_last FROM entsoe.daily_counts
+    WHERE (endpoint, area, business_type, psr_type, variant)
+          = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+      AND points > 0
+    ORDER BY day DESC LIMIT 1;
+    DELETE FROM entsoe.daily_counts
+    WHERE (endpoint, area, business_type, psr_type, variant)
+          = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+      AND points = 0
+      AND (v_first IS NULL OR day < v_first OR day > v_last);
+END $$;
+
+-- Densify what 0004 built.
+SELECT entsoe.fill_days(endpoint, area, business_type, psr_type, variant, min(day), max(day))
+FROM entsoe.daily_counts
+GROUP BY endpoint, area, business_type, psr_type, variant;
+"""
+
+
+def _apply_dense_summary(cur: psycopg2.extensions.cursor, ctx: _Context) -> None:
+    cur.execute(_DENSE_SUMMARY)
+
+
 MIGRATIONS: tuple[_Migration, ...] = (
     _Migration("0001_observations_summary_empty_windows_areas", _apply_base),
     _Migration("0002_hypertable", _apply_hypertable, _needs_timescaledb),
     _Migration("0003_compression_policy", _apply_compression, _needs_compression, optional=True),
     _Migration("0004_summary_one_row_per_day", _apply_summary_per_day),
+    _Migration("0005_dense_summary", _apply_dense_summary),
 )
 
 

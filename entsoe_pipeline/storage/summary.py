@@ -31,6 +31,22 @@ GROUP BY 1, 2, 3, 4, 5, 6
 """
 
 
+# Days with nothing stored between a series' first and last day get their (zero) row.
+_DENSIFY = """
+SELECT entsoe.fill_days(endpoint, area, business_type, psr_type, variant, min(day), max(day))
+FROM entsoe.daily_counts
+WHERE (%(endpoint)s::text IS NULL OR endpoint = %(endpoint)s)
+  AND (%(area)s::text IS NULL OR area = %(area)s)
+GROUP BY endpoint, area, business_type, psr_type, variant
+"""
+
+_COUNT = """
+SELECT count(*) FROM entsoe.daily_counts
+WHERE (%(endpoint)s::text IS NULL OR endpoint = %(endpoint)s)
+  AND (%(area)s::text IS NULL OR area = %(area)s)
+"""
+
+
 def rebuild_summary(dsn: str, endpoint: str | None = None, area: str | None = None) -> int:
     """Recompute the summary of one endpoint, one area (EIC), both, or everything; returns the
     number of summary rows written."""
@@ -41,7 +57,10 @@ def rebuild_summary(dsn: str, endpoint: str | None = None, area: str | None = No
             params = {"endpoint": endpoint, "area": area}
             cur.execute(_DELETE, params)
             cur.execute(_INSERT, params)
-            return int(cur.rowcount)
+            cur.execute(_DENSIFY, params)
+            cur.execute(_COUNT, params)
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
     except psycopg2.Error as exc:
         scope = " ".join(x for x in (endpoint, area) if x) or "all series"
         raise StorageError(

@@ -115,7 +115,8 @@ WITH staged AS (
     ORDER BY business_type COLLATE "C", psr_type COLLATE "C", variant COLLATE "C", 6
     ON CONFLICT (endpoint, area, business_type, psr_type, variant, day) DO UPDATE SET
         points = d.points + excluded.points, covered = d.covered + excluded.covered,
-        resolution = least(d.resolution, excluded.resolution)
+        resolution = CASE WHEN d.points = 0 THEN excluded.resolution
+                      ELSE least(d.resolution, excluded.resolution) END
     RETURNING 1
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
@@ -135,7 +136,8 @@ INSERT INTO entsoe.daily_counts AS d
 VALUES %s
 ON CONFLICT (endpoint, area, business_type, psr_type, variant, day) DO UPDATE SET
     points = d.points + excluded.points, covered = d.covered + excluded.covered,
-    resolution = least(d.resolution, excluded.resolution)
+    resolution = CASE WHEN d.points = 0 THEN excluded.resolution
+                      ELSE least(d.resolution, excluded.resolution) END
 """
 
 _EPOCH_DAY = date(1970, 1, 1)
@@ -223,6 +225,37 @@ def _merge(
     return int(row[0]), int(row[1])
 
 
+_FILL = """
+SELECT entsoe.fill_days(%s, %s, t.business_type, t.psr_type, t.variant, t.lo, t.hi)
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::date[], %s::date[])
+     AS t(business_type, psr_type, variant, lo, hi)
+"""
+
+
+def _fill_days(cur: psycopg2.extensions.cursor, endpoint: str, area: str, batch: PreparedBatch) -> None:
+    """Keep the summary dense: a row for every day of the batch's span and between it and the
+    days stored before (see schema.py, migration 0005)."""
+    days = batch.time_us // 86_400_000_000
+    spans: dict[tuple[str, str, str], tuple[int, int]] = {}
+    for series in np.unique(batch.series).tolist():
+        mask = batch.series == series
+        _, business_type, psr_type, variant, *_ = batch.combos[int(batch.combo[np.argmax(mask)])]
+        spans[(business_type, psr_type, variant)] = (int(days[mask].min()), int(days[mask].max()))
+    keys = sorted(spans)
+    cur.execute(
+        _FILL,
+        (
+            endpoint,
+            area,
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+            [_EPOCH_DAY + timedelta(days=spans[k][0]) for k in keys],
+            [_EPOCH_DAY + timedelta(days=spans[k][1]) for k in keys],
+        ),
+    )
+
+
 def _write(
     cur: psycopg2.extensions.cursor,
     endpoint: str,
@@ -236,9 +269,18 @@ def _write(
     row = cur.fetchone()
     assert row is not None
     when: datetime = row[0]
+    # Writers of one (endpoint, area) take turns: the summary's days of a series are extended by
+    # one writer at a time (two first writes of March and May must not leave April without its
+    # row), and a range found empty stays empty until this write commits.
+    cur.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"entsoe.observations {endpoint} {area}",)
+    )
     if _copy_new(cur, endpoint, area, batch, when):
-        return len(batch), 0
-    return _merge(cur, endpoint, area, batch, when)
+        counts = len(batch), 0
+    else:
+        counts = _merge(cur, endpoint, area, batch, when)
+    _fill_days(cur, endpoint, area, batch)
+    return counts
 
 
 def upsert_points(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 import secrets
+import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -236,9 +237,9 @@ def brute_force_short_days(
             here = by_day.get(day, [])
             if here:
                 resolution = min(r for _, r in here)
-            else:  # nothing that day: the resolution of the next day with points, else the last
-                after = [d for d in present if d > day]
-                resolution = min(r for _, r in by_day[after[0] if after else present[-1]])
+            else:  # nothing that day: the resolution of the day with points before it
+                before = [d for d in present if d < day]
+                resolution = min(r for _, r in by_day[before[-1]])
             uncovered = DAY - sum((r for _, r in here), timedelta(0))
             stored[day] += len(here)
             short[day] += math.ceil(uncovered / resolution)
@@ -389,3 +390,90 @@ def test_summary_stays_equal_to_a_rebuild_through_writes_deletes_and_updates(dsn
     maintained = snapshot()
     assert rebuild_summary(dsn, endpoint=endpoint) == len(maintained)
     assert snapshot() == maintained
+
+
+def test_a_month_between_two_writes_is_found(dsn: str, endpoint: str) -> None:
+    upsert_points(dsn, endpoint, FR, regular(utc(2024, 3, 1), utc(2024, 4, 1), QUARTER, "PT15M"))
+    upsert_points(dsn, endpoint, FR, regular(utc(2024, 5, 1), utc(2024, 6, 1), QUARTER, "PT15M"))
+
+    found = incomplete_windows(
+        dsn,
+        [SeriesSpec(endpoint, FR, timedelta(hours=1))],
+        utc(2024, 3, 1),
+        utc(2024, 6, 1),
+        Granularity.DAILY,
+    )
+
+    # inside the series' lifetime the missing days expect its own resolution, not the default
+    assert [(w.start, w.expected, w.stored) for w in found] == [
+        (utc(2024, 4, d), 96, 0) for d in range(1, 31)
+    ]
+
+
+def test_first_writes_of_a_new_series_at_once_leave_no_day_unaccounted(dsn: str, endpoint: str) -> None:
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def write(start: datetime, end: datetime) -> None:
+        barrier.wait()
+        try:
+            upsert_points(dsn, endpoint, FR, regular(start, end, QUARTER, "PT15M"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(utc(2024, 3, 1), utc(2024, 4, 1))),
+        threading.Thread(target=write, args=(utc(2024, 5, 1), utc(2024, 6, 1))),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    found = incomplete_windows(
+        dsn, [SeriesSpec(endpoint, FR, QUARTER)], utc(2024, 3, 1), utc(2024, 6, 1), Granularity.DAILY
+    )
+    assert errors == []
+    assert [w.start for w in found] == [utc(2024, 4, d) for d in range(1, 31)]
+    assert summary_rows(dsn, endpoint) == rebuilt_rows(dsn, endpoint)
+
+
+def summary_rows(dsn: str, endpoint: str) -> list[tuple[object, ...]]:
+    conn = psycopg2.connect(dsn)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT area, business_type, psr_type, variant, day, points, covered, resolution"
+                " FROM entsoe.daily_counts WHERE endpoint = %s ORDER BY 1, 2, 3, 4, 5",
+                (endpoint,),
+            )
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def rebuilt_rows(dsn: str, endpoint: str) -> list[tuple[object, ...]]:
+    rebuild_summary(dsn, endpoint=endpoint)
+    return summary_rows(dsn, endpoint)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_summary_equals_a_rebuild_after_random_writes_and_deletes(dsn: str, endpoint: str, seed: int) -> None:
+    rng = random.Random(seed)
+    origin = utc(2024, 1, 1)
+    for _ in range(12):
+        if rng.random() < 0.7:
+            start = origin + QUARTER * rng.randrange(0, 96 * 60)
+            batch = regular(start, start + QUARTER * rng.randrange(1, 96 * 9), QUARTER, "PT15M")
+            batch = batch.assign(psr_type=rng.choice(["B01", "B02"]))
+            keep = [rng.random() > 0.05 for _ in range(len(batch))]  # scattered missing points
+            upsert_points(dsn, endpoint, FR, batch[keep])
+        else:
+            start = origin + QUARTER * rng.randrange(0, 96 * 60)
+            execute(
+                dsn,
+                "DELETE FROM entsoe.observations WHERE endpoint = %s AND time >= %s AND time < %s",
+                (endpoint, start, start + QUARTER * rng.randrange(1, 96 * 5)),
+            )
+        maintained = summary_rows(dsn, endpoint)
+        assert maintained == rebuilt_rows(dsn, endpoint)
