@@ -9,12 +9,15 @@ are skipped, said once in ``SchemaStatus.notes``, and applied by a later call on
 Tables
 * ``observations``: one row per point; the table analysts query (see the column comments).
 * ``daily_counts``: per series and UTC day, the points stored, the seconds their sub-daily points
-  cover and the finest resolution among them. The completeness queries read this (3,653 rows per
-  series for ten years, in primary-key order) instead of tens of millions of raw rows.
-  ``upsert_points`` adds the rows it inserted in the same transaction; row triggers on
-  ``observations`` keep it right when rows are deleted by hand or an update changes a point's
-  resolution. ``rebuild_summary`` recomputes it from the raw rows (needed after ``drop_chunks`` or
-  a plain ``INSERT`` that bypassed ``upsert_points``).
+  cover and the finest resolution among them. Dense: every day between a series' first and last
+  stored day has a row, ``points = 0`` where nothing is stored, so the gap query reads only the
+  days that fall short (partial index ``daily_counts_short``) instead of tens of millions of raw
+  rows. ``upsert_points`` adds the rows it inserted in the same transaction and fills the days
+  around them (``entsoe.fill_days``); row triggers on ``observations`` keep it right when rows
+  are deleted by hand (a day emptied inside a lifetime becomes a zero row; at either end the
+  lifetime shrinks) or an update changes a point's resolution. ``rebuild_summary`` recomputes it
+  from the raw rows (needed after ``drop_chunks`` or a plain ``INSERT`` that bypassed
+  ``upsert_points``).
 * ``empty_windows``: windows for which ENTSO-E answered "no matching data", with how often.
 * ``areas``: EIC -> short name and time zone, refreshed from the catalogue on every call.
 * view ``series``: the canonical series (``variant = ''``) with the area's short name.

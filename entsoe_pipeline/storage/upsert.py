@@ -1,26 +1,33 @@
 """``upsert_points``: write one batch of points (one partition) in one transaction, all or nothing.
 
+Writers of one (endpoint, area) take turns (a transaction-level advisory lock): the summary's days
+of a series are then extended by one writer at a time, and a range found empty stays empty until
+the write commits. Writers of different (endpoint, area) never touch the same rows and run in
+parallel. Rows are still written in key order, so a writer and a manual SQL session lock them in
+the same order.
+
 New ranges (the bulk of a backfill): when nothing is stored for the (endpoint, area) between the
 batch's first and last point, the rows go straight into ``entsoe.observations`` by binary ``COPY``
 (PostgreSQL inserts COPY rows in multi-row batches; ``INSERT ... SELECT`` inserts them one by one,
 about 1.5 times slower on a hypertable), and ``entsoe.daily_counts`` gains the batch's counts. This
-runs under a savepoint: if a concurrent writer or a manual insert stored one of the keys meanwhile
-(unique violation, or a deadlock between two such COPYs), the savepoint is rolled back and the
-general path below runs instead, in the same transaction.
+runs under a savepoint: if a manual insert stored one of the keys meanwhile (unique violation),
+the savepoint is rolled back and the general path below runs instead, in the same transaction.
 
 General path, all inside the same transaction:
 1. binary ``COPY`` of the batch into a temporary staging table (``ON COMMIT DROP``), plus a small
    table of its distinct text combinations (see ``staging.py``);
-2. one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` into ``entsoe.observations`` in key order
-   (every writer locks rows in the same order, so overlapping writers wait, never deadlock).
+2. one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` into ``entsoe.observations`` in key order.
    Rows equal to what is stored are filtered out before the insert (an anti-join on the primary
    key), so a re-fetch that changed nothing neither rewrites nor locks a single row; the
-   ``DO UPDATE ... WHERE ... IS DISTINCT FROM`` repeats the test for rows a concurrent writer
-   changed in between. Only value, resolution, unit and revision count as a change: ENTSO-E gives
-   every answer a new document mRID, so provenance alone must not rewrite a row;
-3. the rows that were inserted (``xmax = 0`` in ``RETURNING``) are counted per series, UTC day
-   and resolution into ``entsoe.daily_counts`` by the same statement; inserted/updated counts are
-   aggregated in SQL, so only three numbers come back.
+   ``DO UPDATE ... WHERE ... IS DISTINCT FROM`` repeats the test for a row stored by plain SQL in
+   between. Only value, resolution, unit and revision count as a change: ENTSO-E gives every
+   answer a new document mRID, so provenance alone must not rewrite a row;
+3. the rows that were inserted (``xmax = 0`` in ``RETURNING``) are counted per series and UTC day
+   into ``entsoe.daily_counts`` by the same statement; inserted/updated counts are aggregated in
+   SQL, so only three numbers come back.
+
+Both paths end by giving every day of the batch's span, and between it and the days stored before,
+its summary row (``entsoe.fill_days``: the summary is dense, see schema.py).
 
 Nothing is ever deleted: points stored earlier and absent from the batch stay.
 """
