@@ -223,7 +223,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         freshness=timedelta(days=31),
         resolutions=("P7D",),
         unit="MAW",
-        horizon=timedelta(days=400),
+        horizon=timedelta(days=366),
     ),
     Endpoint(
         name="year_ahead_forecast_margin",
@@ -240,7 +240,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         resolutions=("P1Y",),
         unit="MAW",
         allows_negative=True,
-        horizon=timedelta(days=400),
+        horizon=timedelta(days=366),
     ),
     Endpoint(
         name="actual_generation",

@@ -11,7 +11,7 @@ from typing import Any
 import dagster as dg
 
 from .derived import build_derived_assets
-from .gap_sensor import build_gap_sensor
+from .gap_sensor import BACKGROUND_PRIORITY, build_gap_sensor
 from .observations import build_observation_asset, observation_key, source_spec
 from .resources import default_resources
 from .schedules import build_schedules
@@ -39,7 +39,8 @@ def build_defs(
                 target=automated,
                 default_status=dg.DefaultSensorStatus.RUNNING,
                 minimum_interval_seconds=30,
-                run_tags={"launched_by": "automation"},
+                # Runs a user launches (priority 0) go before background gap filling.
+                run_tags={"launched_by": "automation", "dagster/priority": BACKGROUND_PRIORITY},
             ),
         ],
         resources=dict(resources) if resources is not None else default_resources(),

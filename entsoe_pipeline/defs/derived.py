@@ -39,6 +39,8 @@ def build_forecast_error_asset(area: Area, settings: Settings) -> dg.AssetsDefin
         owners=["team:energy-data"],
         tags={"area": area.name},
         automation_condition=derived_condition(),
+        # The SQL takes any time range: one run recomputes a whole backfill, not one run per day.
+        backfill_policy=dg.BackfillPolicy.single_run(),
         metadata={"dagster/table_name": "entsoe.load_forecast_error_daily"},
     )
     def _asset(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> dg.MaterializeResult:
@@ -64,6 +66,8 @@ def build_total_load_asset(areas: tuple[Area, ...], settings: Settings) -> dg.As
         kinds={"timescaledb", "sql"},
         owners=["team:energy-data"],
         automation_condition=derived_condition(),
+        # The SQL takes any time range: one run recomputes a whole backfill, not one run per day.
+        backfill_policy=dg.BackfillPolicy.single_run(),
         metadata={"dagster/table_name": "entsoe.total_load_hourly"},
     )
     def _asset(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> dg.MaterializeResult:

@@ -30,6 +30,8 @@ from .resources import TimescaleResource
 from .settings import Settings
 
 FIRST_RETRY_AFTER = timedelta(hours=1)
+# Background gap filling queues behind runs users launch (the queue orders by dagster/priority).
+BACKGROUND_PRIORITY = "-1"
 # More small gaps than this in one asset are folded into the tick's backfill.
 MAX_RUNS_PER_ASSET = 5
 
@@ -225,7 +227,7 @@ class _LaunchPlan:
                 run_key=f"gap:{target.key.to_user_string()}:{gap.partition}:{int(now.timestamp())}",
                 asset_selection=[target.key],
                 partition_key=gap.partition,
-                tags={"launched_by": "gap_sensor", "gap": span},
+                tags={"launched_by": "gap_sensor", "gap": span, "dagster/priority": BACKGROUND_PRIORITY},
             )
             for target, gap, span in self.runs
         ]
@@ -241,6 +243,7 @@ class _LaunchPlan:
                     AssetGraphSubset(partitions_subsets_by_asset_key=subsets),  # type: ignore[call-arg]
                     tags={
                         "launched_by": "gap_sensor",
+                        "dagster/priority": BACKGROUND_PRIORITY,
                         "gap": f"{partitions} partitions of {len(subsets)} assets",
                     },
                 )

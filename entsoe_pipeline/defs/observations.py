@@ -27,6 +27,14 @@ CHECKS = ("completeness", "plausible_values", "resolution_matches")
 
 # Actual data is published about an hour after real time; leave a margin before calling it missing.
 ACTUAL_PUBLICATION_LAG = timedelta(hours=2)
+# Calendar resolutions (P1D and longer) follow the area's local calendar: the week, month or year
+# that starts at local midnight begins an hour or two before the UTC partition (2024-12-31T23:00Z
+# for CET's 2025). Runs fetch and store from a day earlier, so that point is not lost.
+LOCAL_CALENDAR_LEAD = timedelta(days=1)
+
+
+def fetch_start(endpoint: Endpoint, start: datetime) -> datetime:
+    return start - LOCAL_CALENDAR_LEAD if endpoint.default_resolution >= timedelta(days=1) else start
 
 
 def source_key(endpoint: Endpoint) -> dg.AssetKey:
@@ -129,8 +137,9 @@ def _store(
     """Write each partition in its own transaction (all or nothing per partition)."""
     totals = storage.UpsertCounts(inserted=0, updated=0, unchanged=0)
     times = fetched.points["time"]
-    for w in windows:
-        part = fetched.points[(times >= w.start) & (times < w.end)]
+    for i, w in enumerate(windows):
+        lower = fetch_start(endpoint, w.start) if i == 0 else w.start
+        part = fetched.points[(times >= lower) & (times < w.end)]
         if part.empty:
             continue
         counts = storage.upsert_points(timescale.dsn, endpoint.name, area.eic, part, fetched_at=fetched_at)
@@ -173,7 +182,7 @@ def _metadata(fetched: FetchResult, counts: storage.UpsertCounts, window: dg.Tim
 def _fetch(api: EntsoeApiResource, endpoint: Endpoint, area: Area, window: dg.TimeWindow) -> FetchResult:
     try:
         with api.client() as client:
-            return client.fetch(endpoint, area, window.start, window.end)
+            return client.fetch(endpoint, area, fetch_start(endpoint, window.start), window.end)
     except (errors.Unauthorized, errors.InvalidRequest, errors.MalformedDocument) as exc:
         # Retrying cannot help: say what is wrong and stop (messages never hold the token).
         raise dg.Failure(description=str(exc), allow_retries=False) from None

@@ -30,8 +30,9 @@ class InvalidRequest(ApiError):
 class SpanTooLong(InvalidRequest):
     """The window exceeds what the API allows per request; ``max_span_hint`` is its ISO duration."""
 
-    def __init__(self, message: str, *, reason_code: str = "", reason_text: str = "",
-                 max_span_hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, reason_code: str = "", reason_text: str = "", max_span_hint: str | None = None
+    ) -> None:
         super().__init__(message, reason_code=reason_code, reason_text=reason_text)
         self.max_span_hint = max_span_hint
 

@@ -119,3 +119,20 @@ def test_a_wrong_token_fails_the_run_without_retry_and_without_the_token(make_si
     assert secret not in text
     logs = instance.all_logs(result.run_id)
     assert not any(secret in (r.message or "") for r in logs)
+
+
+def test_a_yearly_partition_keeps_the_point_of_the_local_year_that_starts_before_utc(
+    build_test_defs, database_url
+):
+    defs = build_test_defs()
+    margin = catalog.endpoint("year_ahead_forecast_margin")
+    result = _materialize(defs, observation_key(margin, catalog.area("FR")), partition_key="2025")
+    assert result.success
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT time FROM entsoe.observations WHERE endpoint = %s AND area = %s ORDER BY time",
+            (margin.name, catalog.area("FR").eic),
+        )
+        times = [t.isoformat() for (t,) in cur.fetchall()]
+    # Paris local year 2025 starts at 2024-12-31T23:00Z, an hour before the UTC partition.
+    assert "2024-12-31T23:00:00+00:00" in times

@@ -152,6 +152,9 @@ telemetry:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # signal the whole group: dagster dev's children outlive a plain SIGTERM
+        # A shell that started this in the background may have set SIGINT to "ignore", which
+        # children inherit; dagster dev must see Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     url = f"http://127.0.0.1:{port}/graphql"
     try:
@@ -162,7 +165,7 @@ telemetry:
         )
         yield {"url": url, "today": today, "database_url": database_url, "log": tmp_path / "dagster_dev.log"}
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to dagster dev
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
