@@ -27,6 +27,7 @@ CHECKS = ("completeness", "plausible_values", "resolution_matches")
 
 # Actual data is published about an hour after real time; leave a margin before calling it missing.
 ACTUAL_PUBLICATION_LAG = timedelta(hours=2)
+FORECAST_PUBLICATION_LAG = timedelta(hours=12)
 # Calendar resolutions (P1D and longer) follow the area's local calendar: the week, month or year
 # that starts at local midnight begins an hour or two before the UTC partition (2024-12-31T23:00Z
 # for CET's 2025). Runs fetch and store from a day earlier, so that point is not lost.
@@ -64,7 +65,9 @@ def expected_until(endpoint: Endpoint, now: datetime) -> datetime:
     """Until when the API should have published this endpoint's data."""
     if endpoint.cadence is Cadence.ACTUAL:
         return now - ACTUAL_PUBLICATION_LAG
-    return now + endpoint.horizon
+    # Forecasts reach their horizon only after the day's publication (day-ahead: the noon auction),
+    # and a UTC day ends inside the next local day, which is published with the next forecast.
+    return now + endpoint.horizon - FORECAST_PUBLICATION_LAG
 
 
 def windows_due(
