@@ -1,7 +1,7 @@
 """How long one gap-sensor tick takes for 240 assets with 10 years of history.
 
-Set-up: a fresh database on the project's cluster whose summary (``entsoe.daily_counts``, what the
-gap query reads) describes 240 daily series (5 daily endpoints x 48 areas) of complete 15-minute
+Set-up: a fresh database (_database.py) whose summary (``entsoe.daily_counts``, what the gap query
+reads) describes 240 daily series (5 daily endpoints x 48 areas) of complete 15-minute
 data for 10 years, with 50 scattered holes per series; the raw points are not needed by the tick,
 so they are not written. Then the full tick runs as the daemon would (Dagster's sensor evaluation
 with a real instance), and, as the baseline in the same run, the storage query alone.
@@ -12,15 +12,11 @@ tick_vs_query (the Dagster layer's overhead), tick_vs_budget (the 2 s target).
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 
@@ -29,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import dagster as dg  # noqa: E402
 
+from benchmarks._database import admin_url, bench_database  # noqa: E402
 from entsoe_pipeline import catalog, storage  # noqa: E402
 from entsoe_pipeline.defs import Settings  # noqa: E402
 from entsoe_pipeline.defs.gap_sensor import build_gap_sensor  # noqa: E402
@@ -43,23 +40,8 @@ START = date(NOW.year - YEARS, NOW.month, NOW.day)
 DAILY = [e for e in catalog.ENDPOINTS.values() if e.granularity is catalog.Granularity.DAILY]
 
 
-def _admin_url() -> str:
-    url = os.environ.get("ENTSOE_BENCH_ADMIN_URL")
-    if url:
-        return url
-    out = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "db.sh"), "admin-url"], capture_output=True, text=True, check=True
-    )
-    return out.stdout.strip().splitlines()[-1]
-
-
-def _with_db(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 def _populate(dsn: str, settings: Settings) -> int:
-    """Complete days for every series, minus HOLES_PER_SERIES random days each."""
+    """Complete days for every series, but HOLES_PER_SERIES random days each with nothing stored."""
     rng = random.Random(7)
     days = (NOW.date() - START).days
     with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
@@ -73,8 +55,10 @@ def _populate(dsn: str, settings: Settings) -> int:
                     (endpoint.name, area.eic, START, NOW.date()),
                 )
                 holes = rng.sample(range(days - 10), HOLES_PER_SERIES)
+                # The summary is dense: a day with nothing stored is a row with no points.
                 cur.execute(
-                    "DELETE FROM entsoe.daily_counts WHERE endpoint = %s AND area = %s AND day = ANY(%s)",
+                    "UPDATE entsoe.daily_counts SET points = 0, covered = 0"
+                    " WHERE endpoint = %s AND area = %s AND day = ANY(%s)",
                     (endpoint.name, area.eic, [START + timedelta(days=h) for h in holes]),
                 )
         cur.execute("ANALYZE entsoe.daily_counts")
@@ -92,15 +76,7 @@ def _best_ms(fn, repeat: int = 5) -> float:
 
 
 def main() -> None:
-    admin = _admin_url()
-    name = f"entsoe_bench_gaps_{uuid.uuid4().hex[:8]}"
-    conn = psycopg2.connect(admin)
-    conn.autocommit = True
-    conn.cursor().execute(f'CREATE DATABASE "{name}"')  # name made here, not user input
-    dsn = _with_db(admin, name)
-    try:
-        with psycopg2.connect(dsn) as c, c.cursor() as cur:
-            cur.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    with admin_url() as admin, bench_database(admin) as (dsn, _timescaledb):
         storage.ensure_schema(dsn)
         areas = tuple(catalog.AREAS.values())[: 240 // len(DAILY)]
         settings = Settings(areas=areas, endpoints=tuple(DAILY), history_start=START)
@@ -123,29 +99,25 @@ def main() -> None:
 
         keys = [observation_key(e, a) for e in settings.endpoints for a in settings.areas]
         sensor = build_gap_sensor(settings, keys, clock=lambda: NOW)
-        defs = dg.Definitions(sensors=[sensor], resources={"timescale": TimescaleResource(database_url=dsn)})
+        resources = {"timescale": TimescaleResource(database_url=dsn)}
+        defs = dg.Definitions(sensors=[sensor], resources=resources)
+        launched: list[int] = []
         with dg.instance_for_test() as instance:
-            launched: list[int] = []
 
             def tick() -> None:
                 with dg.build_sensor_context(
-                    instance=instance,
-                    definitions=defs,
-                    resources={"timescale": TimescaleResource(database_url=dsn)},
+                    instance=instance, definitions=defs, resources=resources
                 ) as context:
                     result = sensor(context)
                 launched.append(len(result.run_requests or []))
 
             query_ms = _best_ms(query)
             tick_ms = _best_ms(tick)
-        print(f"run requests per tick: {launched[0]:,} (one backfill holds every hole of every series)")
-        print(f"gap_sensor_tick_ms_240_assets: {tick_ms:.0f}")
-        print(f"gap_query_ms_240_assets: {query_ms:.0f}")
-        print(f"tick_vs_query: {tick_ms / query_ms:.2f}")
-        print(f"tick_vs_budget: {tick_ms / BUDGET_MS:.2f}")
-    finally:
-        conn.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.close()
+    print(f"run requests per tick: {launched[0]:,} (one backfill holds every hole of every series)")
+    print(f"gap_sensor_tick_ms_240_assets: {tick_ms:.0f}")
+    print(f"gap_query_ms_240_assets: {query_ms:.0f}")
+    print(f"tick_vs_query: {tick_ms / query_ms:.2f}")
+    print(f"tick_vs_budget: {tick_ms / BUDGET_MS:.2f}")
 
 
 if __name__ == "__main__":

@@ -24,30 +24,26 @@ import gc
 import io
 import os
 import random
-import secrets
-import subprocess
 import sys
 import time
 import tracemalloc
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
 import psycopg2
 import psycopg2.errors
 import psycopg2.extras
-from psycopg2 import sql
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script by scripts/bench.sh
 
+from benchmarks._database import admin_url, bench_database, execute, redacted, say  # noqa: E402
 from entsoe_pipeline.catalog import AREAS, Granularity  # noqa: E402
 from entsoe_pipeline.storage import (  # noqa: E402
     SeriesSpec,
@@ -66,86 +62,6 @@ YEAR_START = datetime(2023, 1, 1, tzinfo=UTC)
 GAP_START = date(2016, 1, 1)
 GAP_END = date(2026, 1, 1)
 HOLES = 50
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-def redacted(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1))
-    return urlunsplit(parts)
-
-
-@contextmanager
-def admin_url() -> Iterator[str]:
-    """A URL whose role may CREATE DATABASE; starts the project's cluster if needed."""
-    explicit = os.environ.get("ENTSOE_BENCH_ADMIN_URL")
-    if explicit:
-        yield explicit
-        return
-    script = ["bash", str(REPO_ROOT / "scripts" / "db.sh")]
-    started = subprocess.run([*script, "status"], capture_output=True, check=False).returncode != 0
-    if started:
-        subprocess.run([*script, "start"], check=True, capture_output=True)
-    try:
-        yield subprocess.run(
-            [*script, "admin-url"], check=True, capture_output=True, text=True
-        ).stdout.strip()
-    finally:
-        if started:
-            subprocess.run([*script, "stop"], check=False, capture_output=True)
-
-
-def execute(
-    url: str, statement: sql.Composable | str, params: Any = None, *, autocommit: bool = False
-) -> list:
-    conn = psycopg2.connect(url)
-    try:
-        conn.autocommit = autocommit
-        with conn.cursor() as cur:
-            cur.execute(statement, params)
-            rows = cur.fetchall() if cur.description else []
-        if not autocommit:
-            conn.commit()
-        return rows
-    finally:
-        conn.close()
-
-
-@contextmanager
-def bench_database(admin: str) -> Iterator[tuple[str, bool]]:
-    name = f"entsoe_bench_{secrets.token_hex(4)}"
-    url = urlunsplit(urlsplit(admin)._replace(path=f"/{name}"))
-    execute(admin, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)), autocommit=True)
-    try:
-        try:
-            execute(url, "CREATE EXTENSION IF NOT EXISTS timescaledb", autocommit=True)
-            timescaledb = True
-        except psycopg2.Error as exc:
-            say(f"note: no TimescaleDB here ({str(exc).strip()}); measuring plain PostgreSQL")
-            timescaledb = False
-        yield url, timescaledb
-    finally:
-        drop_database(admin, url, name)
-
-
-def drop_database(admin: str, url: str, name: str) -> None:
-    """DROP DATABASE ... WITH (FORCE) cannot end TimescaleDB's scheduler for the database (it runs as
-    the superuser); dropping the extension first makes the launcher stop it."""
-    with suppress(psycopg2.Error):
-        execute(url, "DROP EXTENSION IF EXISTS timescaledb CASCADE", autocommit=True)
-    statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-    for attempt in range(50):
-        try:
-            execute(admin, statement, autocommit=True)
-            return
-        except (psycopg2.errors.InsufficientPrivilege, psycopg2.errors.ObjectInUse):
-            if attempt == 49:
-                raise
-            time.sleep(0.2)
 
 
 def best_of(runs: int, fn: Callable[[], Any], before: Callable[[], None] | None = None) -> tuple[float, Any]:
