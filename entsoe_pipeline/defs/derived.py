@@ -2,6 +2,8 @@
 shows lineage from the API through raw series to analysis tables. They recompute automatically when
 an upstream partition they read is updated."""
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -19,64 +21,64 @@ ACTUAL = endpoint("actual_load")
 DAY_AHEAD = endpoint("day_ahead_load_forecast")
 
 
-def _metadata(result: derived.DerivedRows, table: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"dagster/row_count": result.rows, "dagster/table_name": table}
-    meta.update({k: float(v) for k, v in result.summary.items() if v is not None})
-    return meta
+def _sql_asset(
+    key: list[str],
+    deps: list[dg.AssetKey],
+    description: str,
+    table: str,
+    refresh: Callable[[str, datetime, datetime], derived.DerivedRows],
+    settings: Settings,
+    tags: dict[str, str] | None = None,
+) -> dg.AssetsDefinition:
+    """A daily-partitioned asset whose body is one SQL refresh of ``table`` over the run's window."""
+
+    @dg.asset(
+        key=key,
+        deps=deps,
+        group_name="derived",
+        description=f"{description}, computed in SQL into {table}.",
+        partitions_def=partitions_for(ACTUAL, settings.history_start),
+        kinds={"timescaledb", "sql"},
+        owners=["team:energy-data"],
+        tags=tags or {},
+        automation_condition=derived_condition(),
+        # The SQL takes any time range: one run recomputes a whole backfill, not one run per day.
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        metadata={"dagster/table_name": table},
+    )
+    def _asset(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> dg.MaterializeResult:
+        window = context.partition_time_window
+        derived.ensure_derived_tables(timescale.dsn)
+        result = refresh(timescale.dsn, window.start, window.end)
+        meta: dict[str, Any] = {"dagster/row_count": result.rows}
+        meta.update({k: float(v) for k, v in result.summary.items() if v is not None})
+        return dg.MaterializeResult(metadata=meta)
+
+    return _asset
 
 
 def build_forecast_error_asset(area: Area, settings: Settings) -> dg.AssetsDefinition:
-    partitions_def = partitions_for(ACTUAL, settings.history_start)
-
-    @dg.asset(
+    return _sql_asset(
         key=["derived", "load_forecast_error", area.key],
         deps=[observation_key(ACTUAL, area), observation_key(DAY_AHEAD, area)],
-        group_name="derived",
-        description=f"Day-ahead load forecast error for {area.label} per UTC day (MAE, MAPE, bias), "
-        "computed in SQL into entsoe.load_forecast_error_daily.",
-        partitions_def=partitions_def,
-        kinds={"timescaledb", "sql"},
-        owners=["team:energy-data"],
+        description=f"Day-ahead load forecast error for {area.label} per UTC day (MAE, MAPE, bias)",
+        table="entsoe.load_forecast_error_daily",
+        refresh=lambda dsn, start, end: derived.refresh_forecast_error(dsn, area.eic, start, end),
+        settings=settings,
         tags={"area": area.name},
-        automation_condition=derived_condition(),
-        # The SQL takes any time range: one run recomputes a whole backfill, not one run per day.
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        metadata={"dagster/table_name": "entsoe.load_forecast_error_daily"},
     )
-    def _asset(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> dg.MaterializeResult:
-        window = context.partition_time_window
-        derived.ensure_derived_tables(timescale.dsn)
-        result = derived.refresh_forecast_error(timescale.dsn, area.eic, window.start, window.end)
-        return dg.MaterializeResult(metadata=_metadata(result, "entsoe.load_forecast_error_daily"))
-
-    return _asset
 
 
 def build_total_load_asset(areas: tuple[Area, ...], settings: Settings) -> dg.AssetsDefinition:
-    partitions_def = partitions_for(ACTUAL, settings.history_start)
-
-    @dg.asset(
+    eics = [a.eic for a in areas]
+    return _sql_asset(
         key=["derived", "total_load"],
         deps=[observation_key(ACTUAL, a) for a in areas],
-        group_name="derived",
-        description="Hourly total actual load of the enabled areas ("
-        + ", ".join(a.name for a in areas)
-        + "), computed in SQL into entsoe.total_load_hourly.",
-        partitions_def=partitions_def,
-        kinds={"timescaledb", "sql"},
-        owners=["team:energy-data"],
-        automation_condition=derived_condition(),
-        # The SQL takes any time range: one run recomputes a whole backfill, not one run per day.
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        metadata={"dagster/table_name": "entsoe.total_load_hourly"},
+        description=f"Hourly total actual load of the enabled areas ({', '.join(a.name for a in areas)})",
+        table="entsoe.total_load_hourly",
+        refresh=lambda dsn, start, end: derived.refresh_total_load(dsn, eics, start, end),
+        settings=settings,
     )
-    def _asset(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> dg.MaterializeResult:
-        window = context.partition_time_window
-        derived.ensure_derived_tables(timescale.dsn)
-        result = derived.refresh_total_load(timescale.dsn, [a.eic for a in areas], window.start, window.end)
-        return dg.MaterializeResult(metadata=_metadata(result, "entsoe.total_load_hourly"))
-
-    return _asset
 
 
 def build_derived_assets(settings: Settings) -> list[dg.AssetsDefinition]:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
+import dagster as dg
 import pytest
+from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
+from dagster._core.execution.backfill import PartitionBackfill
+from dagster._core.utils import make_new_backfill_id
 
 from entsoe_pipeline.defs import Settings, build_defs
 from entsoe_pipeline.defs.resources import EntsoeApiResource, TimescaleResource
@@ -31,3 +37,22 @@ def build_test_defs(simulator, database_url):
 def offline_resources() -> dict:
     """Resources for tests that evaluate definitions without running anything."""
     return make_resources("http://127.0.0.1:9/api", "postgresql://nobody@127.0.0.1:9/nothing")
+
+
+def add_backfill(instance, key: dg.AssetKey, partitions_def, first: str, last: str) -> None:
+    """Record an active partition backfill of ``key`` over [first, last], as the UI would."""
+    subset = partitions_def.empty_subset().with_partition_key_range(
+        partitions_def, dg.PartitionKeyRange(first, last)
+    )
+    instance.add_backfill(
+        PartitionBackfill.from_asset_graph_subset(
+            backfill_id=make_new_backfill_id(),
+            backfill_timestamp=time.time(),
+            tags={},
+            dynamic_partitions_store=instance,
+            asset_graph_subset=AssetGraphSubset(partitions_subsets_by_asset_key={key: subset}),
+            title=None,
+            description=None,
+            run_config=None,
+        )
+    )

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime
 
 import dagster as dg
-from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
-from dagster._core.execution.backfill import PartitionBackfill
-from dagster._core.utils import make_new_backfill_id
 
 from entsoe_pipeline import catalog
 from entsoe_pipeline.defs import Settings, build_defs
 from entsoe_pipeline.defs.partitions import partitions_for
-from entsoe_pipeline_tests.dagster.conftest import offline_resources
+from entsoe_pipeline_tests.dagster.conftest import add_backfill, offline_resources
 
 SETTINGS = Settings(
     areas=(catalog.area("FR"),),
@@ -72,21 +68,7 @@ def test_a_new_day_is_requested_when_it_appears():
 
 def test_partitions_in_a_running_backfill_are_not_requested():
     instance = dg.DagsterInstance.ephemeral()
-    subset = PARTITIONS.empty_subset().with_partition_key_range(
-        PARTITIONS, dg.PartitionKeyRange("2026-11-23", "2026-11-29")
-    )
-    instance.add_backfill(
-        PartitionBackfill.from_asset_graph_subset(
-            backfill_id=make_new_backfill_id(),
-            backfill_timestamp=time.time(),
-            tags={},
-            dynamic_partitions_store=instance,
-            asset_graph_subset=AssetGraphSubset(partitions_subsets_by_asset_key={KEY: subset}),
-            title=None,
-            description=None,
-            run_config=None,
-        )
-    )
+    add_backfill(instance, KEY, PARTITIONS, "2026-11-23", "2026-11-29")
     result = dg.evaluate_automation_conditions(defs=_defs(), instance=instance, evaluation_time=_at(29, 9))
     assert _requested(result) == []
 

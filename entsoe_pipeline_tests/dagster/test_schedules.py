@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, date, datetime
 
 import dagster as dg
-from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
-from dagster._core.execution.backfill import PartitionBackfill
-from dagster._core.utils import make_new_backfill_id
 
 from entsoe_pipeline import catalog
 from entsoe_pipeline.defs import Settings, build_defs
 from entsoe_pipeline.defs.partitions import partitions_for
-from entsoe_pipeline_tests.dagster.conftest import offline_resources
+from entsoe_pipeline_tests.dagster.conftest import add_backfill, offline_resources
 
 SETTINGS = Settings(history_start=date(2026, 10, 1))
 TICK = datetime(2026, 11, 29, 9, 5, tzinfo=UTC)
@@ -66,18 +62,4 @@ def test_schedule_skips_a_partition_a_backfill_is_working_on():
 
 def _add_backfill_for_today(instance) -> None:
     partitions = partitions_for(catalog.endpoint("actual_load"), SETTINGS.history_start)
-    subset = partitions.empty_subset().with_partition_key_range(
-        partitions, dg.PartitionKeyRange("2026-11-29", "2026-11-29")
-    )
-    instance.add_backfill(
-        PartitionBackfill.from_asset_graph_subset(
-            backfill_id=make_new_backfill_id(),
-            backfill_timestamp=time.time(),
-            tags={},
-            dynamic_partitions_store=instance,
-            asset_graph_subset=AssetGraphSubset(partitions_subsets_by_asset_key={DE: subset}),
-            title=None,
-            description=None,
-            run_config=None,
-        )
-    )
+    add_backfill(instance, DE, partitions, "2026-11-29", "2026-11-29")

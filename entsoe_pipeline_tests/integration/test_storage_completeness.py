@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import random
-import secrets
 import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,7 +17,6 @@ from entsoe_pipeline.catalog import AREAS, Granularity
 from entsoe_pipeline.storage import (
     IncompleteWindow,
     SeriesSpec,
-    ensure_schema,
     incomplete_windows,
     rebuild_summary,
     record_empty_window,
@@ -31,18 +29,6 @@ DE_LU = AREAS["DE_LU"].eic
 NL = AREAS["NL"].eic
 DAY = timedelta(days=1)
 QUARTER = timedelta(minutes=15)
-
-
-@pytest.fixture(params=["timescaledb", "plain"])
-def dsn(request: pytest.FixtureRequest) -> str:
-    url = request.getfixturevalue("database_url" if request.param == "timescaledb" else "plain_database_url")
-    ensure_schema(url)
-    return str(url)
-
-
-@pytest.fixture
-def endpoint() -> str:
-    return f"test_complete_{secrets.token_hex(4)}"
 
 
 def utc(*args: int) -> datetime:

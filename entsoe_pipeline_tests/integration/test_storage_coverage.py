@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import secrets
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -12,23 +11,11 @@ import psycopg2
 import pytest
 
 from entsoe_pipeline.catalog import AREAS
-from entsoe_pipeline.storage import ensure_schema, latest_points, series_coverage, upsert_points
+from entsoe_pipeline.storage import latest_points, series_coverage, upsert_points
 
 FR = AREAS["FR"].eic
 DE_LU = AREAS["DE_LU"].eic
 DAY = timedelta(days=1)
-
-
-@pytest.fixture(params=["timescaledb", "plain"])
-def dsn(request: pytest.FixtureRequest) -> str:
-    url = request.getfixturevalue("database_url" if request.param == "timescaledb" else "plain_database_url")
-    ensure_schema(url)
-    return str(url)
-
-
-@pytest.fixture
-def endpoint() -> str:
-    return f"test_coverage_{secrets.token_hex(4)}"
 
 
 Point = tuple[datetime, timedelta]  # start, length (sub-daily)

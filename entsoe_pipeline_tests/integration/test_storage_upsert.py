@@ -6,7 +6,6 @@ see each other's rows.
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +21,6 @@ from entsoe_pipeline.storage import (
     InvalidPoints,
     StorageError,
     UpsertCounts,
-    ensure_schema,
     rebuild_summary,
     upsert_points,
 )
@@ -30,18 +28,6 @@ from entsoe_pipeline.storage import (
 FR = "10YFR-RTE------C"
 NL = "10YNL----------L"
 START = datetime(2024, 3, 1, tzinfo=UTC)
-
-
-@pytest.fixture(params=["timescaledb", "plain"])
-def dsn(request: pytest.FixtureRequest) -> str:
-    url = request.getfixturevalue("database_url" if request.param == "timescaledb" else "plain_database_url")
-    ensure_schema(url)
-    return str(url)
-
-
-@pytest.fixture
-def endpoint() -> str:
-    return f"test_upsert_{secrets.token_hex(4)}"
 
 
 def points(
