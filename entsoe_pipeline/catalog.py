@@ -189,7 +189,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         freshness=timedelta(days=2),
         resolutions=("P1D",),
         unit="MAW",
-        horizon=timedelta(days=14),
+        horizon=timedelta(days=7),
     ),
     Endpoint(
         name="month_ahead_load_forecast",
@@ -206,7 +206,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         freshness=timedelta(days=7),
         resolutions=("P7D",),
         unit="MAW",
-        horizon=timedelta(days=62),
+        horizon=timedelta(days=31),
     ),
     Endpoint(
         name="year_ahead_load_forecast",

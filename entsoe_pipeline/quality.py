@@ -23,8 +23,8 @@ class Finding:
 
 
 def plausible_values(points: pd.DataFrame, endpoint: Endpoint, area: Area) -> Finding:
-    """Values are finite, not negative unless the endpoint allows it (prices, margins), and below a
-    physical bound derived from the area's peak load."""
+    """Values are not negative unless the endpoint allows it (prices, margins) and stay below a
+    physical bound derived from the area's peak load (storage already refuses NaN and infinity)."""
     if points.empty:
         return Finding(True, "no points written", {"points": 0})
     values = points["value"]

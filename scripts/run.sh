@@ -66,8 +66,10 @@ fi
 "$VENV_PY" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("entsoe_pipeline.definitions") is None)' \
     || die "the module entsoe_pipeline.definitions does not exist, so Dagster has nothing to load"
 dagster_port="${ENTSOE_DAGSTER_PORT:-3000}"
+# The UI has no login and launches runs: only this machine reaches it unless asked otherwise.
+dagster_host="${ENTSOE_DAGSTER_HOST:-127.0.0.1}"
 port_in_use "$dagster_port" && die "port $dagster_port (Dagster's web UI) is already in use" \
     "Stop the program using it, or set ENTSOE_DAGSTER_PORT to a free port."
-say "starting dagster dev on http://0.0.0.0:$dagster_port (DAGSTER_HOME=.local/dagster_home, instance in database $DAGSTER_PG_DB); Ctrl-C stops it"
+say "starting dagster dev on http://$dagster_host:$dagster_port (DAGSTER_HOME=.local/dagster_home, instance in database $DAGSTER_PG_DB); Ctrl-C stops it"
 cd "$REPO_ROOT"
-"$VENV_DIR/bin/dagster" dev -w workspace.yaml -h 0.0.0.0 -p "$dagster_port" 9>&-
+"$VENV_DIR/bin/dagster" dev -w workspace.yaml -h "$dagster_host" -p "$dagster_port" 9>&-

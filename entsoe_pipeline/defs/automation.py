@@ -7,7 +7,7 @@ partition since the history start) and never while a run or backfill of the part
 * fill partitions missing within the lookback, once; a failed one only again on a slow retry tick;
 * re-request the latest partition when its freshness policy fails, at most on a rate-limiting tick.
 
-Older gaps are the gap sensor's (see sensors.py).
+Older gaps are the gap sensor's (see gap_sensor.py).
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ resolution implies, and launches what fills them.
   condition, and partitions a run or backfill already works on are skipped.
 """
 
+import bisect
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +31,7 @@ from .resources import TimescaleResource
 from .settings import Settings
 
 FIRST_RETRY_AFTER = timedelta(hours=1)
+MAX_RETRY_AFTER = timedelta(days=1)
 # Background gap filling queues behind runs users launch (the queue orders by dagster/priority).
 BACKGROUND_PRIORITY = "-1"
 # More small gaps than this in one asset are folded into the tick's backfill.
@@ -38,43 +40,58 @@ MAX_RUNS_PER_ASSET = 5
 
 @dataclass
 class GapCursor:
-    """Per asset and partition: how often the sensor launched it and when it last did."""
+    """Per asset, what the sensor launched: runs of neighbouring partitions as
+    ``[start, end, launches, last_launch]`` (epoch seconds). Partitions launched together share an
+    entry, so a first tick that launches ten years of history stores one entry per asset, not one
+    per partition. Partitions that are complete again drop out."""
 
-    launched: dict[str, dict[str, tuple[int, float]]] = field(default_factory=dict)
+    launched: dict[str, list[tuple[float, float, int, float]]] = field(default_factory=dict)
 
     @classmethod
     def parse(cls, text: str | None) -> "GapCursor":
         if not text:
             return cls()
         raw = json.loads(text)
-        return cls({k: {p: (int(v[0]), float(v[1])) for p, v in parts.items()} for k, parts in raw.items()})
+        return cls({k: [(float(s), float(e), int(n), float(t)) for s, e, n, t in v] for k, v in raw.items()})
 
     def dumps(self) -> str:
-        return json.dumps({k: {p: list(v) for p, v in parts.items()} for k, parts in self.launched.items()})
+        return json.dumps({k: [list(entry) for entry in v] for k, v in self.launched.items()})
 
-    def may_launch(self, asset: str, partition: str, now: float, max_tries: int) -> bool:
-        tries, last = self.launched.get(asset, {}).get(partition, (0, 0.0))
-        if tries == 0:
+    def state(self, asset: str, start: float) -> tuple[int, float]:
+        """(launches, last launch) of the partition starting at ``start``; (0, 0) if never launched."""
+        entries = self.launched.get(asset, [])
+        i = bisect.bisect_right([e[0] for e in entries], start) - 1
+        if i >= 0 and entries[i][0] <= start < entries[i][1]:
+            return entries[i][2], entries[i][3]
+        return 0, 0.0
+
+    def may_launch(self, asset: str, start: float, now: float) -> bool:
+        """Launch again after 1 h, 2 h, 4 h, ... up to a day: a partition the API keeps answering
+        partly is retried slowly, never dropped (empty answers are counted in the database)."""
+        launches, last = self.state(asset, start)
+        if launches == 0:
             return True
-        if tries >= max_tries:
-            return False
-        # 1 h, 2 h, 4 h, ... after the previous launch
-        return now - last >= FIRST_RETRY_AFTER.total_seconds() * 2 ** (tries - 1)
+        wait = min(FIRST_RETRY_AFTER.total_seconds() * 2 ** (launches - 1), MAX_RETRY_AFTER.total_seconds())
+        return now - last >= wait
 
-    def record(self, asset: str, partitions: Iterable[str], now: float) -> None:
-        parts = self.launched.setdefault(asset, {})
-        for p in partitions:
-            parts[p] = (parts.get(p, (0, 0.0))[0] + 1, now)
-
-    def keep_only(self, asset: str, still_incomplete: set[str]) -> None:
-        """Forget partitions that are complete now."""
-        parts = self.launched.get(asset)
-        if parts is None:
-            return
-        for p in [p for p in parts if p not in still_incomplete]:
-            del parts[p]
-        if not parts:
-            del self.launched[asset]
+    def update(self, asset: str, gaps: Sequence["Gap"], launched: set[str], now: float) -> None:
+        """Rebuild the asset's entries from its current gaps, counting the launches of this tick."""
+        entries: list[tuple[float, float, int, float]] = []
+        for gap in sorted(gaps, key=lambda g: g.start):
+            start, end = gap.start.timestamp(), gap.end.timestamp()
+            launches, last = self.state(asset, start)
+            if gap.partition in launched:
+                launches, last = launches + 1, now
+            if launches == 0:
+                continue
+            if entries and entries[-1][1] == start and entries[-1][2:] == (launches, last):
+                entries[-1] = (entries[-1][0], end, launches, last)
+            else:
+                entries.append((start, end, launches, last))
+        if entries:
+            self.launched[asset] = entries
+        else:
+            self.launched.pop(asset, None)
 
 
 def contiguous_runs(gaps: Sequence["Gap"]) -> list[list["Gap"]]:
@@ -160,19 +177,18 @@ def build_gap_sensor(
                         continue
                     gaps.append(Gap(w.start.strftime(t.partitions_def.fmt), w.start, w.end))
                 asset = t.key.to_user_string()
-                cursor.keep_only(asset, {g.partition for g in gaps})
-                gaps = [
-                    g
-                    for g in gaps
-                    if cursor.may_launch(asset, g.partition, now.timestamp(), settings.max_empty_tries)
+                candidates = [
+                    g for g in gaps if cursor.may_launch(asset, g.start.timestamp(), now.timestamp())
                 ]
-                if not gaps:
-                    continue
-                in_flight = in_flight or InFlight.load(context.instance)
-                gaps = _not_in_flight_nor_automations(context.instance, in_flight, t, gaps, now, settings)
-                if gaps:
-                    cursor.record(asset, [g.partition for g in gaps], now.timestamp())
-                    plan.add(t, gaps, settings)
+                launch: list[Gap] = []
+                if candidates:
+                    in_flight = in_flight or InFlight.load(context.instance)
+                    launch = _not_in_flight_nor_automations(
+                        context.instance, in_flight, t, candidates, now, settings
+                    )
+                cursor.update(asset, gaps, {g.partition for g in launch}, now.timestamp())
+                if launch:
+                    plan.add(t, launch, settings)
         requests = plan.requests(now)
         if not requests:
             reason = "no incomplete partitions to launch"

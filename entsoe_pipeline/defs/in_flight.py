@@ -67,15 +67,3 @@ class InFlight:
                 data.target_subset.get_partitions_subset(asset_key).get_partition_keys()
             )
         return busy
-
-
-def partitions_in_flight(
-    instance: dg.DagsterInstance,
-    asset_key: dg.AssetKey,
-    partitions_def: dg.PartitionsDefinition,
-    partition_keys: Sequence[str],
-) -> set[str]:
-    """The given partitions that an in-progress run or an active backfill targets."""
-    if not partition_keys:
-        return set()
-    return InFlight.load(instance).busy(asset_key, partitions_def, partition_keys)

@@ -92,6 +92,7 @@ def _completeness(
     area: Area,
     windows: Sequence[dg.TimeWindow],
     now: datetime,
+    max_empty_tries: int,
 ) -> quality.Finding:
     due = windows_due(windows, endpoint, now)
     if not due:
@@ -108,8 +109,8 @@ def _completeness(
             quality.WindowCount(
                 c.start,
                 c.end,
-                # A window ENTSO-E confirmed empty is as complete as it will get.
-                c.stored if c.confirmed_empty_tries else c.expected,
+                # A window ENTSO-E confirmed empty often enough is as complete as it will get.
+                c.stored if c.confirmed_empty_tries >= max_empty_tries else c.expected,
                 c.stored,
             )
             for c in counts
@@ -146,13 +147,17 @@ def _store(
         if part.empty:
             continue
         counts = storage.upsert_points(timescale.dsn, endpoint.name, area.eic, part, fetched_at=fetched_at)
+        storage.forget_empty_windows(timescale.dsn, endpoint.name, area.eic, lower, w.end)
         totals = storage.UpsertCounts(
             inserted=totals.inserted + counts.inserted,
             updated=totals.updated + counts.updated,
             unchanged=totals.unchanged + counts.unchanged,
         )
+    # "No data" for a window that is not due yet only means "not yet published": not worth recording.
+    due_until = expected_until(endpoint, fetched_at)
     for start, end in fetched.empty_windows:
-        storage.record_empty_window(timescale.dsn, endpoint.name, area.eic, start, end)
+        if end <= due_until:
+            storage.record_empty_window(timescale.dsn, endpoint.name, area.eic, start, end)
     return totals
 
 
@@ -242,7 +247,7 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
             check_results=[
                 _check_result(
                     "completeness",
-                    _completeness(timescale, endpoint, area, windows, now),
+                    _completeness(timescale, endpoint, area, windows, now, settings.max_empty_tries),
                     dg.AssetCheckSeverity.WARN,
                 ),
                 _check_result(

@@ -12,7 +12,7 @@ from .completeness import (
 )
 from .connection import connect
 from .coverage import LatestPoint, SeriesCoverage, latest_points, series_coverage
-from .empty_windows import record_empty_window
+from .empty_windows import forget_empty_windows, record_empty_window
 from .errors import InvalidPoints, StorageError
 from .schema import SchemaStatus, ensure_schema
 from .summary import rebuild_summary
@@ -30,6 +30,7 @@ __all__ = [
     "WindowCompleteness",
     "connect",
     "ensure_schema",
+    "forget_empty_windows",
     "incomplete_windows",
     "latest_points",
     "rebuild_summary",

@@ -41,3 +41,22 @@ def record_empty_window(dsn: str, endpoint: str, area: str, start: datetime, end
                 dsn,
             )
         ) from None
+
+
+_FORGET = """
+DELETE FROM entsoe.empty_windows
+WHERE endpoint = %s AND area = %s AND window_start < %s AND window_end > %s
+"""
+
+
+def forget_empty_windows(dsn: str, endpoint: str, area: str, start: datetime, end: datetime) -> int:
+    """Drop the "no data" records of windows overlapping ``[start, end)``: data has arrived there, so
+    earlier empty answers (late publication) must not stop anyone from asking again."""
+    try:
+        with connect(dsn) as conn, conn.cursor() as cur:
+            cur.execute(_FORGET, (endpoint, area, end, start))
+            return int(cur.rowcount)
+    except psycopg2.Error as exc:
+        raise StorageError(
+            redact(f"forgetting the empty windows of {endpoint} {area} failed: {str(exc).strip()}", dsn)
+        ) from None

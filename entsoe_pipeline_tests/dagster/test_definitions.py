@@ -56,8 +56,8 @@ def test_partitions_follow_the_endpoint_granularity_in_utc_with_the_current_part
     for name, last_key in [
         ("actual_load", "2026-11-29"),
         ("day_ahead_load_forecast", "2026-11-30"),  # tomorrow's forecast is published today
-        ("week_ahead_load_forecast", "2026-12-07"),
-        ("month_ahead_load_forecast", "2027-01-01"),
+        ("week_ahead_load_forecast", "2026-11-30"),
+        ("month_ahead_load_forecast", "2026-12-01"),
         ("year_ahead_load_forecast", "2027"),
     ]:
         pd = partitions_for(catalog.endpoint(name), Settings().history_start)

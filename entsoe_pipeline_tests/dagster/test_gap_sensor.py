@@ -32,18 +32,34 @@ def test_contiguous_runs_split_at_holes_in_time_order():
     ]
 
 
-def test_cursor_backs_off_and_gives_up_after_the_configured_tries():
+def test_cursor_retries_with_growing_pauses_up_to_a_day_and_never_gives_up():
     cursor = GapCursor()
-    assert cursor.may_launch("k", "p", 0, max_tries=3)
-    cursor.record("k", ["p"], 0)
-    assert not cursor.may_launch("k", "p", 1800, max_tries=3)
-    assert cursor.may_launch("k", "p", 3600, max_tries=3)
-    cursor.record("k", ["p"], 3600)
-    assert not cursor.may_launch("k", "p", 3600 + 3600, max_tries=3)
-    assert cursor.may_launch("k", "p", 3600 + 7200, max_tries=3)
-    cursor.record("k", ["p"], 3600 + 7200)
-    assert not cursor.may_launch("k", "p", 10**9, max_tries=3)
+    gap = _gap(3)
+    t = gap.start.timestamp()
+    assert cursor.may_launch("k", t, 0)
+    cursor.update("k", [gap], {gap.partition}, 0)
+    assert not cursor.may_launch("k", t, 1800)
+    assert cursor.may_launch("k", t, 3600)
+    now = 3600.0
+    for launches in range(1, 12):
+        cursor.update("k", [gap], {gap.partition}, now)
+        wait = min(3600 * 2**launches, 86400)
+        assert not cursor.may_launch("k", t, now + wait - 1)
+        assert cursor.may_launch("k", t, now + wait)
+        now += wait
     assert GapCursor.parse(cursor.dumps()) == cursor
+
+
+def test_cursor_stores_runs_of_partitions_launched_together_as_one_entry():
+    cursor = GapCursor()
+    gaps = [_gap(d) for d in range(1, 31)]
+    cursor.update("k", gaps, {g.partition for g in gaps}, 100.0)
+    assert len(cursor.launched["k"]) == 1
+    # Complete partitions drop out; the rest keep their state.
+    cursor.update("k", gaps[10:], set(), 200.0)
+    assert cursor.launched["k"] == [(gaps[10].start.timestamp(), gaps[-1].end.timestamp(), 1, 100.0)]
+    cursor.update("k", [], set(), 300.0)
+    assert "k" not in cursor.launched
 
 
 def _load_history(build_test_defs, instance) -> dg.Definitions:
@@ -94,7 +110,8 @@ def test_gap_sensor_requests_a_backfill_for_a_large_gap_and_runs_for_a_small_one
     assert [(r.asset_selection, r.partition_key) for r in runs] == [([KEY], "2025-07-08")]
 
     again = _tick(defs, instance, cursor=result.cursor)
-    assert again.run_requests == [] or again.run_requests is None
+    assert not again.run_requests
+    assert again.skip_message == "no incomplete partitions to launch"
 
 
 def test_gap_sensor_stops_asking_for_windows_the_api_confirmed_empty(build_test_defs, database_url):

@@ -44,8 +44,8 @@ def test_forecast_schedules_refresh_today_and_the_published_future_per_granulari
         weekly = _evaluate("refresh_forecast_weekly", instance)
         monthly = _evaluate("refresh_forecast_monthly", instance)
     assert sorted(r.partition_key for r in daily) == ["2026-11-29", "2026-11-30"]
-    assert sorted(r.partition_key for r in weekly) == ["2026-11-23", "2026-11-30", "2026-12-07"]
-    assert sorted(r.partition_key for r in monthly) == ["2026-11-01", "2026-12-01", "2027-01-01"]
+    assert sorted(r.partition_key for r in weekly) == ["2026-11-23", "2026-11-30"]
+    assert sorted(r.partition_key for r in monthly) == ["2026-11-01", "2026-12-01"]
     assert {k.path[1] for r in weekly for k in r.asset_selection} == {"week_ahead_load_forecast"}
 
 

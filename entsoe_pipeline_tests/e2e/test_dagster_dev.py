@@ -132,7 +132,7 @@ telemetry:
         "ENTSOE_DATABASE_URL": database_url,
         "ENTSOE_AREAS": ",".join(AREAS),
         "ENTSOE_ENDPOINTS": "actual_load",
-        "ENTSOE_HISTORY_START": (today - timedelta(days=60)).isoformat(),
+        "ENTSOE_HISTORY_START": (today - timedelta(days=61)).isoformat(),
         "ENTSOE_GAP_SENSOR_INTERVAL_SECONDS": "30",
     }
     log = (tmp_path / "dagster_dev.log").open("w")
@@ -195,7 +195,8 @@ def _rows(database_url: str, area: str, start: date, end: date) -> list[tuple]:
 
 def test_ui_backfill_then_gap_sensor_restores_deleted_rows(dagster_dev):
     url, today, database_url = dagster_dev["url"], dagster_dev["today"], dagster_dev["database_url"]
-    first, last = today - timedelta(days=60), today - timedelta(days=1)
+    # Ends the day before yesterday: yesterday's last hour is published only after 01:00 UTC today.
+    first, last = today - timedelta(days=61), today - timedelta(days=2)
     launched = _gql(
         url,
         _LAUNCH,
@@ -227,7 +228,7 @@ def test_ui_backfill_then_gap_sensor_restores_deleted_rows(dagster_dev):
     status = _wait_for("the backfill to finish", _finished, timeout=600, interval=5)
     assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, (status, dagster_dev["log"].read_text()[-4000:])
     for area, per_day in POINTS_PER_DAY.items():
-        assert len(_rows(database_url, area, first, today)) == 60 * per_day, area
+        assert len(_rows(database_url, area, first, last + timedelta(days=1))) == 60 * per_day, area
 
     # A week three weeks back, older than the automation's 7-day lookback: only the gap sensor sees it.
     hole_start, hole_end = today - timedelta(days=21), today - timedelta(days=14)
@@ -249,4 +250,4 @@ def test_ui_backfill_then_gap_sensor_restores_deleted_rows(dagster_dev):
     )
     assert restored
     assert _rows(database_url, "FR", hole_start, hole_end) == before
-    assert len(_rows(database_url, "FR", first, today)) == 60 * 24
+    assert len(_rows(database_url, "FR", first, last + timedelta(days=1))) == 60 * 24

@@ -1,0 +1,61 @@
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from entsoe_pipeline import catalog, quality
+
+FR = catalog.area("FR")
+ACTUAL = catalog.endpoint("actual_load")
+PRICES = catalog.endpoint("day_ahead_prices")
+
+
+def _points(values, resolution="PT60M"):
+    start = datetime(2025, 6, 2, tzinfo=UTC)
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime([start + timedelta(hours=i) for i in range(len(values))], utc=True),
+            "value": [float(v) for v in values],
+            "resolution": resolution,
+            "business_type": "A04",
+            "psr_type": "",
+            "variant": "",
+        }
+    )
+
+
+def test_negative_load_is_implausible_but_negative_prices_are_not():
+    finding = quality.plausible_values(_points([50_000, -5, 60_000]), ACTUAL, FR)
+    assert not finding.passed
+    assert finding.figures["negative_points"] == 1
+    assert quality.plausible_values(_points([40.0, -12.5]), PRICES, FR).passed
+
+
+def test_load_far_above_the_area_peak_is_implausible():
+    finding = quality.plausible_values(_points([60_000, 10 * FR.peak_load_mw]), ACTUAL, FR)
+    assert not finding.passed
+    assert finding.figures["points_above_bound"] == 1
+
+
+def test_a_resolution_the_catalogue_does_not_expect_fails():
+    assert quality.resolution_matches(_points([1, 2]), ACTUAL).passed
+    finding = quality.resolution_matches(_points([1, 2], resolution="P1D"), ACTUAL)
+    assert not finding.passed
+    assert "P1D" in finding.description
+
+
+def test_completeness_reports_the_first_short_window_and_the_missing_points():
+    day = datetime(2025, 6, 2, tzinfo=UTC)
+    finding = quality.completeness(
+        [
+            quality.WindowCount(day, day + timedelta(days=1), 96, 96),
+            quality.WindowCount(day + timedelta(days=1), day + timedelta(days=2), 96, 90),
+        ]
+    )
+    assert not finding.passed
+    assert finding.figures["missing_points"] == 6
+    assert "2025-06-03 00:00Z: 90 of 96 points" in finding.description
+
+
+def test_daily_summary_lists_each_day_and_series():
+    text = quality.daily_summary_markdown(_points(range(48)))
+    assert "| 2025-06-02 | A04 |" in text and "| 2025-06-03 | A04 |" in text
