@@ -136,3 +136,21 @@ def test_a_yearly_partition_keeps_the_point_of_the_local_year_that_starts_before
         times = [t.isoformat() for (t,) in cur.fetchall()]
     # Paris local year 2025 starts at 2024-12-31T23:00Z, an hour before the UTC partition.
     assert "2024-12-31T23:00:00+00:00" in times
+
+
+def test_checks_fail_visibly_on_a_half_published_day_and_keep_what_was_written(make_simulator, database_url):
+    from datetime import UTC, datetime
+
+    from entsoe_pipeline.defs import build_defs
+
+    # The simulator publishes nothing for the afternoon of 2025-09-10: a crafted hole.
+    hole = (datetime(2025, 9, 10, 12, tzinfo=UTC), datetime(2025, 9, 11, tzinfo=UTC))
+    sim = make_simulator(no_data=(hole,))
+    defs = build_defs(Settings(), resources=make_resources(sim.url, database_url))
+    result = _materialize(defs, observation_key(ACTUAL, catalog.area("FR")), partition_key="2025-09-10")
+    assert result.success  # a failing check reports; it does not fail the run or delete data
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations["completeness"].passed
+    assert evaluations["completeness"].metadata["missing_points"].value == 12
+    assert evaluations["plausible_values"].passed
+    assert _rows(database_url, "actual_load", "FR", "2025-09-10", "2025-09-11") == 12
