@@ -128,3 +128,24 @@ def test_a_failed_partition_is_not_hot_looped_but_retried_on_the_slow_tick(make_
         defs=defs, instance=instance, cursor=still_waiting.cursor, evaluation_time=_at(29, 12, 1)
     )
     assert _requested(retry) == ["2026-11-25"]
+
+
+def test_a_derived_partition_is_recomputed_when_its_upstream_partitions_were_updated():
+    settings = Settings(
+        areas=(catalog.area("FR"),),
+        endpoints=(catalog.endpoint("actual_load"), catalog.endpoint("day_ahead_load_forecast")),
+        history_start=date(2026, 10, 1),
+    )
+    defs = build_defs(settings, resources=offline_resources())
+    derived = dg.AssetKey(["derived", "load_forecast_error", "fr"])
+    instance = dg.DagsterInstance.ephemeral()
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=_at(29, 9))
+    assert sorted(first.get_requested_partitions(derived)) == []
+    for upstream in (KEY, dg.AssetKey(["entsoe", "day_ahead_load_forecast", "fr"])):
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key=upstream, partition="2026-11-10")
+        )
+    second = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, cursor=first.cursor, evaluation_time=_at(29, 9, 1)
+    )
+    assert sorted(second.get_requested_partitions(derived)) == ["2026-11-10"]
