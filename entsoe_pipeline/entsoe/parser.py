@@ -78,18 +78,23 @@ def parse_document(
 
 
 def _parse_zip(content: bytes, where: str, max_bytes: int, builder: PointFrameBuilder) -> dict[str, object]:
-    """Concatenate every document of a ZIP body; an Acknowledgement member counts as no data."""
+    """Concatenate every document of a ZIP body; an Acknowledgement member counts as no data, and a
+    ZIP of nothing but Acknowledgements raises the first one's error, as a plain answer would."""
     attrs: dict[str, object] = {}
     members = unzip_members(content, where, max_bytes)
     acknowledged = 0
+    first_ack: tuple[etree._Element, str] | None = None
     for name, data in members:
         member_where = f"{where} (ZIP member {name})"
         root = parse_xml(data, member_where, max_bytes)
         if _local_name(root.tag) == acknowledgement.ROOT:
             acknowledged += 1
+            first_ack = first_ack or (root, member_where)
             continue
         member_attrs = _parse_data_document(root, member_where, builder)
         attrs = attrs or member_attrs  # the header of the first data document describes the frame
+    if first_ack is not None and acknowledged == len(members):
+        raise acknowledgement.acknowledgement_error(*first_ack)
     if not attrs:
         attrs = {
             k: "" for k in ("document_type", "process_type", "namespace", "created", "root", "time_interval")

@@ -595,6 +595,13 @@ def test_acknowledgement_inside_a_zip_counts_as_no_data_for_that_member():
     assert frame.attrs["acknowledged_members"] == 1
 
 
+def test_a_zip_of_nothing_but_no_data_acknowledgements_raises_no_matching_data():
+    with pytest.raises(NoMatchingData):
+        parse_document(
+            zipped(("001.xml", ack("No matching data found")), ("002.xml", ack("No matching data found")))
+        )
+
+
 def test_malformed_zip_member_is_named():
     with pytest.raises(MalformedDocument, match=r"ZIP member 002\.xml\).*malformed XML at line 1"):
         parse_document(zipped(("001.xml", gl()), ("002.xml", b"<GL_MarketDocument>")), source=SOURCE)
