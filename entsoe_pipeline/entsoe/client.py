@@ -33,6 +33,7 @@ from entsoe_pipeline.catalog import Area, Endpoint
 
 from .chunking import shrink_span, split_window
 from .errors import (
+    ApiError,
     EntsoeError,
     InvalidRequest,
     NoMatchingData,
@@ -362,7 +363,13 @@ class EntsoeClient:
         return _Retry(f"unexpected HTTP {status}: {said}", Unavailable)
 
     def _raise_acknowledgement(self, body: bytes, where: str) -> NoReturn:
-        parse_document(body, source=where)  # raises the Acknowledgement's typed error
+        try:
+            parse_document(body, source=where)  # raises the Acknowledgement's typed error
+        except ApiError as exc:
+            # The reason text is the server's: keep a token it might echo out of messages too.
+            exc.args = tuple(redact(str(a), self._token) for a in exc.args)
+            exc.reason_text = redact(exc.reason_text, self._token)
+            raise
         raise InvalidRequest(f"{where}: ENTSO-E answered with an Acknowledgement the parser did not classify")
 
     def _wait(self, retry: _Retry, attempt: int) -> float:
