@@ -115,3 +115,13 @@ def test_dagster_definitions_validate_accepts_the_code_location(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_whole_catalogue_for_every_area_loads_as_one_code_location():
+    settings = Settings(areas=tuple(catalog.AREAS.values()), endpoints=tuple(catalog.ENDPOINTS.values()))
+    defs = _defs(settings)
+    keys = set(_asset_specs(defs))
+    assert len([k for k in keys if k.startswith("entsoe/")]) == len(catalog.AREAS) * len(catalog.ENDPOINTS)
+    names = [s.name for s in defs.schedules]
+    assert len(names) == len(set(names))
+    defs.resolve_all_job_defs()
