@@ -48,7 +48,6 @@ def _sql_asset(
     )
     def _asset(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> dg.MaterializeResult:
         window = context.partition_time_window
-        derived.ensure_derived_tables(timescale.dsn)
         result = refresh(timescale.dsn, window.start, window.end)
         meta: dict[str, Any] = {"dagster/row_count": result.rows}
         meta.update({k: float(v) for k, v in result.summary.items() if v is not None})

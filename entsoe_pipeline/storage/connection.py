@@ -7,12 +7,16 @@ DSNs come as ``postgresql://user:pass@host:port/db`` or in SQLAlchemy's form
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg2
 import psycopg2.extensions
+
+from .errors import StorageError
 
 _DRIVER = re.compile(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://")
 
@@ -80,3 +84,13 @@ def connect(dsn: str, **kwargs: Any) -> Connection:
         cur.execute("SET TimeZone TO 'UTC'")
     conn.autocommit = False
     return conn
+
+
+@contextmanager
+def errors_named(dsn: str, what: str) -> Iterator[None]:
+    """Database errors inside the block become StorageError saying what failed, without the
+    password."""
+    try:
+        yield
+    except psycopg2.Error as exc:
+        raise StorageError(redact(f"{what} failed: {str(exc).strip()}", dsn)) from None

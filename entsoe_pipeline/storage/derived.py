@@ -6,22 +6,20 @@
 * ``entsoe.total_load_hourly``: hourly total actual load over a set of areas, with how many areas
   contributed to each hour.
 
-Each refresh replaces the rows of its window in one transaction.
+Each refresh replaces the rows of its window in one transaction. The tables are created by
+``ensure_schema`` (migration 0006).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import psycopg2
+from .connection import connect, errors_named
 
-from .connection import connect, redact
-from .errors import StorageError
-
-_DDL = """
+# Created by the schema's migration 0006.
+DDL = """
 CREATE TABLE IF NOT EXISTS entsoe.load_forecast_error_daily (
     area text NOT NULL,
     day date NOT NULL,
@@ -90,30 +88,16 @@ ON CONFLICT (hour) DO UPDATE SET
 """
 
 
-@contextmanager
-def _errors_named(dsn: str, what: str) -> Iterator[None]:
-    """Database errors as StorageError naming the table and window, without the password."""
-    try:
-        yield
-    except psycopg2.Error as exc:
-        raise StorageError(redact(f"{what} failed: {str(exc).strip()}", dsn)) from None
-
-
 @dataclass(frozen=True)
 class DerivedRows:
     rows: int
     summary: dict[str, float | None]
 
 
-def ensure_derived_tables(dsn: str) -> None:
-    with _errors_named(dsn, "creating the derived tables"), connect(dsn) as conn, conn.cursor() as cur:
-        cur.execute(_DDL)
-
-
 def refresh_forecast_error(dsn: str, area: str, start: datetime, end: datetime) -> DerivedRows:
     """Recompute the forecast error of ``area`` (EIC) for the UTC days in [start, end)."""
     what = f"load_forecast_error_daily of {area} for {start:%Y-%m-%d}..{end:%Y-%m-%d}"
-    with _errors_named(dsn, what), connect(dsn) as conn, conn.cursor() as cur:
+    with errors_named(dsn, what), connect(dsn) as conn, conn.cursor() as cur:
         cur.execute(
             "DELETE FROM entsoe.load_forecast_error_daily "
             "WHERE area = %s AND day >= %s::date AND day < %s::date",
@@ -133,7 +117,7 @@ def refresh_forecast_error(dsn: str, area: str, start: datetime, end: datetime) 
 def refresh_total_load(dsn: str, areas: Sequence[str], start: datetime, end: datetime) -> DerivedRows:
     """Recompute the hourly total load over ``areas`` (EICs) for [start, end)."""
     what = f"total_load_hourly for {start:%Y-%m-%d}..{end:%Y-%m-%d}"
-    with _errors_named(dsn, what), connect(dsn) as conn, conn.cursor() as cur:
+    with errors_named(dsn, what), connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("DELETE FROM entsoe.total_load_hourly WHERE hour >= %s AND hour < %s", (start, end))
         cur.execute(_TOTAL_LOAD, {"areas": list(areas), "start": start, "end": end})
         rows = cur.rowcount

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import psycopg2
-
-from .connection import connect, redact
-from .errors import StorageError
+from .connection import connect, errors_named
 
 _RECORD = """
 INSERT INTO entsoe.empty_windows AS e (endpoint, area, window_start, window_end)
@@ -27,20 +24,12 @@ def record_empty_window(dsn: str, endpoint: str, area: str, start: datetime, end
         raise ValueError("start and end must be timezone-aware")
     if end <= start:
         raise ValueError(f"empty window {start.isoformat()} .. {end.isoformat()}")
-    try:
-        with connect(dsn) as conn, conn.cursor() as cur:
-            cur.execute(_RECORD, (endpoint, area, start, end))
-            row = cur.fetchone()
-            assert row is not None
-            return int(row[0])
-    except psycopg2.Error as exc:
-        raise StorageError(
-            redact(
-                f"recording the empty window {start:%Y-%m-%dT%H:%MZ}..{end:%Y-%m-%dT%H:%MZ} of "
-                f"{endpoint} {area} failed: {str(exc).strip()}",
-                dsn,
-            )
-        ) from None
+    what = f"recording the empty window {start:%Y-%m-%dT%H:%MZ}..{end:%Y-%m-%dT%H:%MZ} of {endpoint} {area}"
+    with errors_named(dsn, what), connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(_RECORD, (endpoint, area, start, end))
+        row = cur.fetchone()
+        assert row is not None
+        return int(row[0])
 
 
 _FORGET = """
@@ -52,11 +41,7 @@ WHERE endpoint = %s AND area = %s AND window_start < %s AND window_end > %s
 def forget_empty_windows(dsn: str, endpoint: str, area: str, start: datetime, end: datetime) -> int:
     """Drop the "no data" records of windows overlapping ``[start, end)``: data has arrived there, so
     earlier empty answers (late publication) must not stop anyone from asking again."""
-    try:
-        with connect(dsn) as conn, conn.cursor() as cur:
-            cur.execute(_FORGET, (endpoint, area, end, start))
-            return int(cur.rowcount)
-    except psycopg2.Error as exc:
-        raise StorageError(
-            redact(f"forgetting the empty windows of {endpoint} {area} failed: {str(exc).strip()}", dsn)
-        ) from None
+    what = f"forgetting the empty windows of {endpoint} {area}"
+    with errors_named(dsn, what), connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(_FORGET, (endpoint, area, end, start))
+        return int(cur.rowcount)

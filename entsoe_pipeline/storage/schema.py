@@ -34,6 +34,7 @@ import psycopg2.extensions
 
 from entsoe_pipeline.catalog import AREAS
 
+from . import derived
 from .connection import connect, redact
 from .errors import StorageError
 
@@ -559,12 +560,17 @@ def _apply_dense_summary(cur: psycopg2.extensions.cursor, ctx: _Context) -> None
     cur.execute(_DENSE_SUMMARY)
 
 
+def _apply_derived_tables(cur: psycopg2.extensions.cursor, ctx: _Context) -> None:
+    cur.execute(derived.DDL)
+
+
 MIGRATIONS: tuple[_Migration, ...] = (
     _Migration("0001_observations_summary_empty_windows_areas", _apply_base),
     _Migration("0002_hypertable", _apply_hypertable, _needs_timescaledb),
     _Migration("0003_compression_policy", _apply_compression, _needs_compression, optional=True),
     _Migration("0004_summary_one_row_per_day", _apply_summary_per_day),
     _Migration("0005_dense_summary", _apply_dense_summary),
+    _Migration("0006_derived_tables", _apply_derived_tables),
 )
 
 
