@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import pandas as pd
 
 from entsoe_pipeline.catalog import Area, Endpoint
+from entsoe_pipeline.storage import WindowCompleteness
 
 
 @dataclass(frozen=True)
@@ -66,23 +66,20 @@ def resolution_matches(points: pd.DataFrame, endpoint: Endpoint) -> Finding:
     return Finding(True, f"resolution {', '.join(seen)} as expected", figures)
 
 
-@dataclass(frozen=True)
-class WindowCount:
-    start: datetime
-    end: datetime
-    expected: int
-    stored: int
+def completeness(windows: Sequence[WindowCompleteness], max_empty_tries: int) -> Finding:
+    """Stored points against the points the resolution implies, over the windows just written. A
+    window ENTSO-E answered "no data" ``max_empty_tries`` times is as complete as it will get."""
 
+    def expected(w: WindowCompleteness) -> int:
+        return w.stored if w.confirmed_empty_tries >= max_empty_tries else w.expected
 
-def completeness(windows: Sequence[WindowCount]) -> Finding:
-    """Stored points against the points the resolution implies, over the windows just written."""
-    expected = sum(w.expected for w in windows)
+    short = [w for w in windows if w.stored < expected(w)]
+    total_expected = sum(expected(w) for w in windows)
     stored = sum(w.stored for w in windows)
-    short = [w for w in windows if w.stored < w.expected]
     figures: dict[str, float | int | str] = {
-        "expected_points": expected,
+        "expected_points": total_expected,
         "stored_points": stored,
-        "missing_points": max(0, expected - stored),
+        "missing_points": max(0, total_expected - stored),
         "incomplete_windows": len(short),
     }
     if short:
@@ -93,7 +90,7 @@ def completeness(windows: Sequence[WindowCount]) -> Finding:
             f"{first.stored} of {first.expected} points",
             figures,
         )
-    return Finding(True, f"{stored} of {expected} expected points stored", figures)
+    return Finding(True, f"{stored} of {total_expected} expected points stored", figures)
 
 
 def daily_summary_markdown(points: pd.DataFrame, *, max_rows: int = 31) -> str:

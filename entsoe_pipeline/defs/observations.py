@@ -104,18 +104,7 @@ def _completeness(
         due,
         default_resolution=endpoint.default_resolution,
     )
-    return quality.completeness(
-        [
-            quality.WindowCount(
-                c.start,
-                c.end,
-                # A window ENTSO-E confirmed empty often enough is as complete as it will get.
-                c.stored if c.confirmed_empty_tries >= max_empty_tries else c.expected,
-                c.stored,
-            )
-            for c in counts
-        ]
-    )
+    return quality.completeness(counts, max_empty_tries)
 
 
 def _check_result(

@@ -68,17 +68,12 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
     With ENTSOE_API_TOKEN set the pipeline talks to the real API; without it (demo mode) it talks to
     the simulator with the simulator's token, so runs never fail for a missing variable.
     """
-    rate = float(os.environ.get("ENTSOE_REQUESTS_PER_MINUTE") or DEFAULT_REQUESTS_PER_MINUTE)
-    if os.environ.get("ENTSOE_API_TOKEN"):
-        api = EntsoeApiResource(
-            token=dg.EnvVar("ENTSOE_API_TOKEN"),
-            base_url=os.environ.get("ENTSOE_API_URL") or PRODUCTION_API_URL,
-            requests_per_minute=rate,
-        )
-    else:
-        api = EntsoeApiResource(
-            token=DEMO_TOKEN,
-            base_url=os.environ.get("ENTSOE_API_URL") or SIMULATOR_API_URL,
-            requests_per_minute=rate,
-        )
+    demo = not os.environ.get("ENTSOE_API_TOKEN")
+    api = EntsoeApiResource(
+        token=DEMO_TOKEN if demo else dg.EnvVar("ENTSOE_API_TOKEN"),
+        base_url=os.environ.get("ENTSOE_API_URL") or (SIMULATOR_API_URL if demo else PRODUCTION_API_URL),
+        requests_per_minute=float(
+            os.environ.get("ENTSOE_REQUESTS_PER_MINUTE") or DEFAULT_REQUESTS_PER_MINUTE
+        ),
+    )
     return {"entsoe_api": api, "timescale": TimescaleResource(database_url=dg.EnvVar("ENTSOE_DATABASE_URL"))}

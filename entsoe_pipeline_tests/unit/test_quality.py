@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 
 from entsoe_pipeline import catalog, quality
+from entsoe_pipeline.storage import WindowCompleteness
 
 FR = catalog.area("FR")
 ACTUAL = catalog.endpoint("actual_load")
@@ -47,9 +48,10 @@ def test_completeness_reports_the_first_short_window_and_the_missing_points():
     day = datetime(2025, 6, 2, tzinfo=UTC)
     finding = quality.completeness(
         [
-            quality.WindowCount(day, day + timedelta(days=1), 96, 96),
-            quality.WindowCount(day + timedelta(days=1), day + timedelta(days=2), 96, 90),
-        ]
+            WindowCompleteness(day, day + timedelta(days=1), 96, 96, 0),
+            WindowCompleteness(day + timedelta(days=1), day + timedelta(days=2), 96, 90, 0),
+        ],
+        max_empty_tries=3,
     )
     assert not finding.passed
     assert finding.figures["missing_points"] == 6
@@ -59,3 +61,10 @@ def test_completeness_reports_the_first_short_window_and_the_missing_points():
 def test_daily_summary_lists_each_day_and_series():
     text = quality.daily_summary_markdown(_points(range(48)))
     assert "| 2025-06-02 | A04 |" in text and "| 2025-06-03 | A04 |" in text
+
+
+def test_a_window_confirmed_empty_often_enough_counts_as_complete_but_not_before():
+    day = datetime(2025, 6, 2, tzinfo=UTC)
+    confirmed = WindowCompleteness(day, day + timedelta(days=1), 96, 0, 3)
+    assert quality.completeness([confirmed], max_empty_tries=3).passed
+    assert not quality.completeness([confirmed], max_empty_tries=4).passed
