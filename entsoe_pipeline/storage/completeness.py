@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg2
 import psycopg2.extensions
@@ -144,8 +145,14 @@ _PER_WINDOW_OF_POINTS = f"""
 SELECT w, count(*) AS points, sum(entsoe.covered_seconds(x.resolution))::bigint AS covered,
        min(x.resolution) AS finest
 FROM entsoe.observations x
-CROSS JOIN LATERAL (SELECT width_bucket(x.time, %(bounds)s::timestamptz[]) AS w) b
-WHERE {_SERIES_MATCH} AND x.time >= %(lo)s AND x.time < %(hi)s
+CROSS JOIN LATERAL (SELECT width_bucket(
+    CASE WHEN x.resolution >= interval '1 day'
+         THEN entsoe.summary_day(x.time, x.resolution, l.tz)::timestamp AT TIME ZONE 'UTC'
+         ELSE x.time END,
+    %(bounds)s::timestamptz[]) AS w) b
+WHERE {_SERIES_MATCH}
+  AND x.time >= %(lo)s::timestamptz - interval '1 day' AND x.time < %(hi)s::timestamptz + interval '1 day'
+  AND b.w BETWEEN 1 AND %(n)s
 GROUP BY w
 """
 
@@ -326,14 +333,19 @@ class _Evaluation:
             self.short[(spec, w)] += missing
 
     def _grid_count(self, sid: int, resolution: Resolution, w: int) -> int:
-        """Steps of the series' calendar grid (from its first point) that start in window w."""
+        """Steps of the series' calendar grid (from its first point) that start on a local day of
+        window w: a CET year's first week starts 2025-12-31T23:00Z, on the local 2026-01-01."""
         grid = self._grids.get((sid, resolution))
         if grid is None:
             live = self.live[sid]
             self.cur.execute(_ANCHOR, (live.endpoint, live.area, *live.key[1:]))
             row = self.cur.fetchone()
             anchor = row[0] if row else self.bounds[0]
-            grid = _steps(anchor, resolution, live.tz, self.bounds[-1])
+            zone = ZoneInfo(live.tz)
+            grid = [
+                datetime.combine(t.astimezone(zone).date(), time(), UTC)
+                for t in _steps(anchor, resolution, live.tz, self.bounds[-1] + timedelta(days=1))
+            ]
             self._grids[(sid, resolution)] = grid
         return _count_in(grid, self.bounds[w - 1], self.bounds[w])
 

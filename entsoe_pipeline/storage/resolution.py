@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from entsoe_pipeline import catalog
 from entsoe_pipeline.catalog import NOMINAL_RESOLUTION
 
 _ISO = re.compile(
@@ -128,3 +129,12 @@ class Resolution:
 def covered_seconds(resolution: Resolution) -> int:
     """What one point adds to the summary's ``covered``, as ``entsoe.covered_seconds`` in SQL."""
     return 0 if resolution.day_or_longer else resolution.seconds
+
+
+def area_tz(eic: str) -> str:
+    """The IANA zone of an area (EIC or name) for its local calendar; UTC for an area the catalogue
+    does not know (as ``entsoe.area_tz`` in SQL, whose table is synced from the catalogue)."""
+    try:
+        return catalog.area(eic).tz
+    except KeyError:
+        return "UTC"

@@ -34,7 +34,7 @@ import psycopg2.extensions
 
 from entsoe_pipeline.catalog import AREAS
 
-from . import derived
+from . import derived, vintages
 from .connection import connect, redact
 from .errors import StorageError
 
@@ -564,6 +564,138 @@ def _apply_derived_tables(cur: psycopg2.extensions.cursor, ctx: _Context) -> Non
     cur.execute(derived.DDL)
 
 
+def _apply_vintages(cur: psycopg2.extensions.cursor, ctx: _Context) -> None:
+    cur.execute(vintages.DDL)
+
+
+# 0008: day-long and longer points (P1D, P7D, P1M, P1Y) are steps of the area's local calendar and
+# start at local midnight: a CET value for 2026 starts 2025-12-31T23:00Z. The summary counts them on
+# the local day they start, so a week, month or year of them lands in the partition of the period it
+# describes. Sub-daily points keep their UTC day (the partitions are UTC).
+_LOCAL_CALENDAR_DAYS = r"""
+CREATE FUNCTION entsoe.area_tz(p_area text) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT a.tz FROM entsoe.areas a WHERE a.eic = p_area), 'UTC')
+$$;
+
+CREATE FUNCTION entsoe.summary_day(p_time timestamptz, p_resolution interval, p_tz text) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN p_resolution >= interval '1 day' THEN (p_time AT TIME ZONE p_tz)::date
+                ELSE (p_time AT TIME ZONE 'UTC')::date END
+$$;
+COMMENT ON FUNCTION entsoe.summary_day(timestamptz, interval, text) IS
+    'The day entsoe.daily_counts counts a point on: its UTC day, or for day-long and longer '
+    'resolutions (local calendar steps) the local day it starts in the area''s time zone.';
+
+CREATE OR REPLACE FUNCTION entsoe.count_point(
+    p_endpoint text, p_area text, p_business_type text, p_psr_type text, p_variant text,
+    p_time timestamptz, p_resolution interval, p_delta integer
+) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_tz text := entsoe.area_tz(p_area);
+    v_day date := entsoe.summary_day(p_time, p_resolution, v_tz);
+    v_left integer;
+    v_first date;
+    v_last date;
+BEGIN
+    IF p_delta > 0 THEN
+        INSERT INTO entsoe.daily_counts AS c
+            (endpoint, area, business_type, psr_type, variant, day, points, covered, resolution)
+        VALUES (p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day, p_delta,
+                p_delta * entsoe.covered_seconds(p_resolution), p_resolution)
+        ON CONFLICT (endpoint, area, business_type, psr_type, variant, day) DO UPDATE SET
+            points = c.points + excluded.points, covered = c.covered + excluded.covered,
+            resolution = CASE WHEN c.points = 0 THEN excluded.resolution
+                              ELSE least(c.resolution, excluded.resolution) END;
+        PERFORM entsoe.fill_days(p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day, v_day);
+        RETURN;
+    END IF;
+    UPDATE entsoe.daily_counts
+    SET points = points + p_delta, covered = covered + p_delta * entsoe.covered_seconds(p_resolution)
+    WHERE (endpoint, area, business_type, psr_type, variant, day)
+          = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day)
+    RETURNING points INTO v_left;
+    IF v_left IS NULL THEN
+        RETURN;
+    ELSIF v_left > 0 THEN
+        -- The finest resolution of the day may have left with this point: look at what is left
+        -- (a local day lies within a UTC day either side).
+        UPDATE entsoe.daily_counts d SET resolution = coalesce((
+            SELECT min(o.resolution) FROM entsoe.observations o
+            WHERE (o.endpoint, o.area, o.business_type, o.psr_type, o.variant)
+                  = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+              AND o.time >= (v_day - 1)::timestamp AT TIME ZONE 'UTC'
+              AND o.time < (v_day + 2)::timestamp AT TIME ZONE 'UTC'
+              AND entsoe.summary_day(o.time, o.resolution, v_tz) = v_day), d.resolution)
+        WHERE (endpoint, area, business_type, psr_type, variant, day)
+              = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day)
+          AND d.resolution = p_resolution;
+        RETURN;
+    END IF;
+    -- The day is empty now: a hole inside the series' lifetime, or the lifetime shrinks.
+    UPDATE entsoe.daily_counts d SET covered = 0, resolution = coalesce((
+        SELECT p.resolution FROM entsoe.daily_counts p
+        WHERE (p.endpoint, p.area, p.business_type, p.psr_type, p.variant)
+              = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+          AND p.day < v_day AND p.points > 0
+        ORDER BY p.day DESC LIMIT 1), d.resolution)
+    WHERE (endpoint, area, business_type, psr_type, variant, day)
+          = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant, v_day);
+    SELECT day INTO v_first FROM entsoe.daily_counts
+    WHERE (endpoint, area, business_type, psr_type, variant)
+          = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+      AND points > 0
+    ORDER BY day LIMIT 1;
+    SELECT day INTO v_last FROM entsoe.daily_counts
+    WHERE (endpoint, area, business_type, psr_type, variant)
+          = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+      AND points > 0
+    ORDER BY day DESC LIMIT 1;
+    DELETE FROM entsoe.daily_counts
+    WHERE (endpoint, area, business_type, psr_type, variant)
+          = (p_endpoint, p_area, p_business_type, p_psr_type, p_variant)
+      AND points = 0
+      AND (v_first IS NULL OR day < v_first OR day > v_last);
+END $$;
+
+COMMENT ON TABLE entsoe.daily_counts IS
+    'Summary read by the gap and completeness queries: per series and day, the points stored, the '
+    'seconds covered by its sub-daily points and the finest resolution stored. The day is the UTC '
+    'day of a sub-daily point''s start and the local day of a day-long or longer one''s '
+    '(entsoe.summary_day). Dense: every day between a series'' first and last stored day has a row; '
+    'points = 0 marks a day with nothing stored (resolution: that of the previous day with points). '
+    'Maintained by upsert_points and triggers on entsoe.observations; rebuild with '
+    'entsoe_pipeline.storage.rebuild_summary after drop_chunks or bulk SQL inserts.';
+
+-- Recount the calendar series on their local days; sub-daily ones are unchanged.
+CREATE TEMPORARY TABLE entsoe_calendar_series ON COMMIT DROP AS
+SELECT DISTINCT endpoint, area, business_type, psr_type, variant
+FROM entsoe.daily_counts WHERE resolution >= interval '1 day';
+DELETE FROM entsoe.daily_counts d USING entsoe_calendar_series s
+WHERE (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
+      = (s.endpoint, s.area, s.business_type, s.psr_type, s.variant);
+INSERT INTO entsoe.daily_counts
+    (endpoint, area, business_type, psr_type, variant, day, points, covered, resolution)
+SELECT o.endpoint, o.area, o.business_type, o.psr_type, o.variant,
+       entsoe.summary_day(o.time, o.resolution, entsoe.area_tz(o.area)),
+       count(*), sum(entsoe.covered_seconds(o.resolution)), min(o.resolution)
+FROM entsoe.observations o JOIN entsoe_calendar_series s
+  ON (o.endpoint, o.area, o.business_type, o.psr_type, o.variant)
+     = (s.endpoint, s.area, s.business_type, s.psr_type, s.variant)
+GROUP BY 1, 2, 3, 4, 5, 6;
+SELECT entsoe.fill_days(d.endpoint, d.area, d.business_type, d.psr_type, d.variant, min(d.day), max(d.day))
+FROM entsoe.daily_counts d JOIN entsoe_calendar_series s
+  ON (d.endpoint, d.area, d.business_type, d.psr_type, d.variant)
+     = (s.endpoint, s.area, s.business_type, s.psr_type, s.variant)
+GROUP BY d.endpoint, d.area, d.business_type, d.psr_type, d.variant;
+"""
+
+
+def _apply_local_calendar_days(cur: psycopg2.extensions.cursor, ctx: _Context) -> None:
+    _sync_areas(cur)  # the local days need every catalogue area's zone
+    cur.execute(_LOCAL_CALENDAR_DAYS)
+
+
 MIGRATIONS: tuple[_Migration, ...] = (
     _Migration("0001_observations_summary_empty_windows_areas", _apply_base),
     _Migration("0002_hypertable", _apply_hypertable, _needs_timescaledb),
@@ -571,6 +703,8 @@ MIGRATIONS: tuple[_Migration, ...] = (
     _Migration("0004_summary_one_row_per_day", _apply_summary_per_day),
     _Migration("0005_dense_summary", _apply_dense_summary),
     _Migration("0006_derived_tables", _apply_derived_tables),
+    _Migration("0007_vintages_and_history", _apply_vintages),
+    _Migration("0008_summary_local_calendar_days", _apply_local_calendar_days),
 )
 
 

@@ -19,15 +19,24 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidPoints
-from .resolution import Resolution
+from .resolution import Resolution, area_tz
 
-COMBO_COLUMNS = ("resolution", "business_type", "psr_type", "variant", "unit", "document_mrid")
+COMBO_COLUMNS = (
+    "resolution",
+    "business_type",
+    "psr_type",
+    "variant",
+    "unit",
+    "document_mrid",
+    "document_created",
+)
 KEY_TEXT_COLUMNS = ("business_type", "psr_type", "variant")
 _DEFAULTS: dict[str, object] = {
     "business_type": "",
     "psr_type": "",
     "variant": "",
     "document_mrid": "",
+    "document_created": "",
     "revision": 1,
 }
 _REQUIRED = ("time", "value", "resolution", "unit")
@@ -73,6 +82,10 @@ class PreparedBatch:
     first: datetime | None
     last: datetime | None
     duplicates_dropped: int
+    # Summary day of each row (days since 1970-01-01): the UTC day of sub-daily points, the local day
+    # (area's zone) of day-long and longer ones, as entsoe.summary_day computes it.
+    day: np.ndarray
+    tz: str
 
     def __len__(self) -> int:
         return len(self.time_us)
@@ -92,11 +105,13 @@ def _time_bounds(t: pd.Series) -> tuple[datetime | None, datetime | None]:
 
 
 def _text(value: object) -> str:
-    return (
-        ""
-        if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA
-        else str(value)
-    )
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float) and np.isnan(value):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()  # with its offset, so PostgreSQL reads the same instant
+    return str(value)
 
 
 def _combinations(points: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, ...]]]:
@@ -187,10 +202,19 @@ def prepare(points: pd.DataFrame, endpoint: str, area: str) -> PreparedBatch:
     else:
         revision = np.ones(len(points), dtype="int64")
 
+    if "document_created" in points.columns:
+        created = points["document_created"]
+        if not isinstance(created.dtype, pd.DatetimeTZDtype) and not created.isna().all():
+            raise InvalidPoints(
+                f"{where}: column document_created must hold timezone-aware timestamps, got dtype "
+                f"{created.dtype}; nothing was stored ({span})"
+            )
+
     combo_codes, combos = _combinations(points)
-    for combo in combos:
+    calendar_combos = np.zeros(len(combos), dtype=bool)
+    for code, combo in enumerate(combos):
         try:
-            Resolution.parse(combo[0])
+            calendar_combos[code] = Resolution.parse(combo[0]).day_or_longer
         except ValueError as exc:
             raise InvalidPoints(f"{where}: bad resolution: {exc}; nothing was stored ({span})") from None
     series_of_combo = [row[1:4] for row in combos]
@@ -205,6 +229,7 @@ def prepare(points: pd.DataFrame, endpoint: str, area: str) -> PreparedBatch:
     dropped = int(len(keep) - keep.sum())
     order = np.lexsort((time_us[keep], series[keep]))
     sel = np.flatnonzero(keep)[order]
+    tz = area_tz(area)
     return PreparedBatch(
         series=series[sel].astype("int32"),
         combo=combo_codes[sel],
@@ -215,7 +240,23 @@ def prepare(points: pd.DataFrame, endpoint: str, area: str) -> PreparedBatch:
         first=first,
         last=last,
         duplicates_dropped=dropped,
+        day=summary_days(time_us[sel], calendar_combos[combo_codes[sel]], tz),
+        tz=tz,
     )
+
+
+_US_PER_DAY = 86_400_000_000
+
+
+def summary_days(time_us: np.ndarray, calendar: np.ndarray, tz: str) -> np.ndarray:
+    """Days since 1970-01-01 on which the summary counts each point: the UTC day, or for points of
+    day-long and longer resolutions (``calendar``) the local day they start on in ``tz``."""
+    days = time_us // _US_PER_DAY
+    if calendar.any():
+        local = pd.DatetimeIndex(time_us[calendar].astype("datetime64[us]"), tz="UTC").tz_convert(tz)
+        days = days.copy()
+        days[calendar] = local.tz_localize(None).as_unit("us").asi8 // _US_PER_DAY
+    return days
 
 
 def copy_chunks(batch: PreparedBatch, rows_per_chunk: int = 65_536) -> Iterator[bytes]:
@@ -263,8 +304,13 @@ class ChunkReader(io.RawIOBase):
 
 OBSERVATION_COLUMNS = (
     "time, endpoint, area, business_type, psr_type, variant, resolution, value, unit, "
-    "document_mrid, revision, fetched_at"
+    "document_mrid, revision, fetched_at, document_created"
 )
+
+
+def _timestamp_us(text: str) -> int:
+    """Microseconds since 1970 of an ISO timestamp with offset (a combination's document_created)."""
+    return int(pd.Timestamp(text).value // 1000)
 
 
 def _text_fields(prefix: str, text: str) -> tuple[list[tuple[str, str]], dict[str, object]]:
@@ -290,12 +336,12 @@ def observation_chunks(
     starts = np.concatenate(([0], boundaries)) if len(batch) else np.zeros(0, dtype="int64")
     ends = np.concatenate((boundaries, [len(batch)])) if len(batch) else np.zeros(0, dtype="int64")
     for run_start, run_end in zip(starts.tolist(), ends.tolist(), strict=True):
-        resolution_text, business_type, psr_type, variant, unit, mrid = batch.combos[
+        resolution_text, business_type, psr_type, variant, unit, mrid, created = batch.combos[
             int(batch.combo[run_start])
         ]
         resolution = Resolution.parse(resolution_text)
         fields: list[tuple[str, str]] = [("fields", ">i2"), ("time_len", ">i4"), ("time", ">i8")]
-        constant: dict[str, object] = {"fields": 12, "time_len": 8}
+        constant: dict[str, object] = {"fields": 13, "time_len": 8}
         for prefix, text in (
             ("endpoint", endpoint),
             ("area", area),
@@ -327,6 +373,12 @@ def observation_chunks(
             constant.update(v)
         fields += [("revision_len", ">i4"), ("revision", ">i4"), ("fetched_len", ">i4"), ("fetched", ">i8")]
         constant.update(revision_len=4, fetched_len=8, fetched=fetched_us)
+        fields.append(("created_len", ">i4"))
+        if created:
+            fields.append(("created", ">i8"))
+            constant.update(created_len=8, created=_timestamp_us(created) - _PG_EPOCH_US)
+        else:
+            constant.update(created_len=-1)  # NULL: no vintage known
         dtype = np.dtype(fields)
         for lo in range(run_start, run_end, rows_per_chunk):
             hi = min(lo + rows_per_chunk, run_end)

@@ -22,11 +22,13 @@ WHERE (%(endpoint)s::text IS NULL OR endpoint = %(endpoint)s)
 _INSERT = """
 INSERT INTO entsoe.daily_counts
     (endpoint, area, business_type, psr_type, variant, day, points, covered, resolution)
-SELECT endpoint, area, business_type, psr_type, variant, (time AT TIME ZONE 'UTC')::date,
-       count(*), sum(entsoe.covered_seconds(resolution)), min(resolution)
-FROM entsoe.observations
-WHERE (%(endpoint)s::text IS NULL OR endpoint = %(endpoint)s)
-  AND (%(area)s::text IS NULL OR area = %(area)s)
+SELECT o.endpoint, o.area, o.business_type, o.psr_type, o.variant,
+       entsoe.summary_day(o.time, o.resolution, coalesce(a.tz, 'UTC')),
+       count(*), sum(entsoe.covered_seconds(o.resolution)), min(o.resolution)
+FROM entsoe.observations o
+LEFT JOIN entsoe.areas a ON a.eic = o.area
+WHERE (%(endpoint)s::text IS NULL OR o.endpoint = %(endpoint)s)
+  AND (%(area)s::text IS NULL OR o.area = %(area)s)
 GROUP BY 1, 2, 3, 4, 5, 6
 """
 

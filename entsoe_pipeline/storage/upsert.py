@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,7 @@ import psycopg2.errors
 import psycopg2.extensions
 import psycopg2.extras
 
+from . import vintages
 from .connection import connect, redact
 from .errors import StorageError
 from .resolution import Resolution, covered_seconds
@@ -64,11 +65,13 @@ from .staging import (
 
 @dataclass(frozen=True)
 class UpsertCounts:
-    """How the rows of a batch ended: new, changed, or equal to what was stored."""
+    """How the rows of a batch ended: new, changed, or equal to what was stored; and how many stored
+    points of another resolution the batch's newer document superseded (moved to the history)."""
 
     inserted: int
     updated: int
     unchanged: int
+    superseded: int = 0
 
     @property
     def written(self) -> int:
@@ -85,15 +88,16 @@ CREATE TEMPORARY TABLE entsoe_staging_combos (
 _MERGE = """
 WITH staged AS (
     SELECT s.series, s.time, s.value, s.revision, c.business_type, c.psr_type, c.variant,
-           c.resolution::interval AS resolution, c.unit, c.document_mrid
+           c.resolution::interval AS resolution, c.unit, c.document_mrid,
+           nullif(c.document_created, '')::timestamptz AS document_created
     FROM entsoe_staging s JOIN entsoe_staging_combos c ON c.combo = s.combo
 ), upserted AS (
     INSERT INTO entsoe.observations AS o
         (time, endpoint, area, business_type, psr_type, variant, resolution, value, unit,
-         document_mrid, revision, fetched_at)
+         document_mrid, revision, fetched_at, document_created)
     SELECT st.time, %(endpoint)s, %(area)s, st.business_type, st.psr_type, st.variant,
            st.resolution, st.value, st.unit, st.document_mrid, st.revision,
-           %(fetched_at)s
+           %(fetched_at)s, st.document_created
     FROM staged st
     WHERE NOT EXISTS (
         SELECT 1 FROM entsoe.observations x
@@ -107,17 +111,18 @@ WITH staged AS (
     ON CONFLICT (endpoint, area, business_type, psr_type, variant, time) DO UPDATE SET
         value = excluded.value, resolution = excluded.resolution, unit = excluded.unit,
         revision = excluded.revision, document_mrid = excluded.document_mrid,
-        fetched_at = excluded.fetched_at
+        fetched_at = excluded.fetched_at, document_created = excluded.document_created
     WHERE (o.value, o.resolution, o.unit, o.revision)
           IS DISTINCT FROM (excluded.value, excluded.resolution, excluded.unit, excluded.revision)
     RETURNING (o.xmax = 0) AS inserted, o.business_type, o.psr_type, o.variant, o.time, o.resolution
 ), counted AS (
     INSERT INTO entsoe.daily_counts AS d
         (endpoint, area, business_type, psr_type, variant, day, points, covered, resolution)
-    SELECT %(endpoint)s, %(area)s, business_type, psr_type, variant, (time AT TIME ZONE 'UTC')::date,
+    SELECT %(endpoint)s, %(area)s, business_type, psr_type, variant,
+           entsoe.summary_day(time, resolution, %(tz)s),
            count(*), sum(entsoe.covered_seconds(resolution)), min(resolution)
     FROM upserted WHERE inserted
-    GROUP BY business_type, psr_type, variant, (time AT TIME ZONE 'UTC')::date
+    GROUP BY business_type, psr_type, variant, entsoe.summary_day(time, resolution, %(tz)s)
     -- the order the other path (Python, code-point order) takes its locks in
     ORDER BY business_type COLLATE "C", psr_type COLLATE "C", variant COLLATE "C", 6
     ON CONFLICT (endpoint, area, business_type, psr_type, variant, day) DO UPDATE SET
@@ -134,7 +139,7 @@ FROM upserted
 
 _RANGE_HAS_ROWS = """
 SELECT EXISTS (SELECT 1 FROM entsoe.observations
-               WHERE endpoint = %s AND area = %s AND time >= %s AND time <= %s)
+               WHERE endpoint = %s AND area = %s AND time >= %s AND time < %s)
 """
 
 _ADD_COUNTS = """
@@ -153,7 +158,7 @@ _EPOCH_DAY = date(1970, 1, 1)
 def _daily_counts(endpoint: str, area: str, batch: PreparedBatch) -> list[tuple[object, ...]]:
     """Summary rows for a batch whose rows are all new, in key order (code points, like the
     merge statement's ``COLLATE "C"``)."""
-    days = batch.time_us // 86_400_000_000
+    days = batch.day
     first_day = int(days.min())
     width = int(days.max()) - first_day + 1
     code = batch.combo.astype("int64") * width + (days - first_day)
@@ -174,10 +179,16 @@ def _daily_counts(endpoint: str, area: str, batch: PreparedBatch) -> list[tuple[
 
 
 def _copy_new(
-    cur: psycopg2.extensions.cursor, endpoint: str, area: str, batch: PreparedBatch, fetched_at: datetime
+    cur: psycopg2.extensions.cursor,
+    endpoint: str,
+    area: str,
+    batch: PreparedBatch,
+    runs: Runs,
+    fetched_at: datetime,
 ) -> bool:
-    """COPY a batch into a range that holds nothing; False (and nothing done) if that failed."""
-    cur.execute(_RANGE_HAS_ROWS, (endpoint, area, batch.first, batch.last))
+    """COPY a batch into a range that holds nothing (up to the end of its last point, so nothing
+    is left to supersede); False (and nothing done) if that failed."""
+    cur.execute(_RANGE_HAS_ROWS, (endpoint, area, batch.first, max(runs.hi)))
     row = cur.fetchone()
     if row is None or row[0]:
         return False
@@ -225,11 +236,96 @@ def _merge(
             "fetched_at": fetched_at,
             "first": batch.first,
             "last": batch.last,
+            "tz": batch.tz,
         },
     )
     row = cur.fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
+
+
+@dataclass(frozen=True)
+class Runs:
+    """Runs of a batch: per series, consecutive points of one resolution, as the time span
+    ``[lo, hi)`` they cover and the vintage of their newest document (or the fetch time)."""
+
+    business_type: list[str]
+    psr_type: list[str]
+    variant: list[str]
+    lo: list[datetime]
+    hi: list[datetime]
+    resolution: list[str]
+    created: list[datetime]
+
+
+def batch_runs(batch: PreparedBatch, fetched_at: datetime) -> Runs:
+    resolution_of_combo = [combo[0] for combo in batch.combos]
+    resolution_code = np.array(
+        [sorted(set(resolution_of_combo)).index(r) for r in resolution_of_combo], dtype=np.int64
+    )[batch.combo]
+    cut = (batch.series[1:] != batch.series[:-1]) | (resolution_code[1:] != resolution_code[:-1])
+    starts = np.concatenate(([0], np.flatnonzero(cut) + 1)).tolist()
+    ends = [*starts[1:], len(batch)]
+    runs = Runs([], [], [], [], [], [], [])
+    for start, end in zip(starts, ends, strict=True):
+        combos = [batch.combos[c] for c in np.unique(batch.combo[start:end]).tolist()]
+        text, business_type, psr_type, variant = combos[0][:4]
+        resolution = Resolution.parse(text)
+        created = [pd.Timestamp(c[6]).to_pydatetime() for c in combos if c[6]]
+        hi = resolution.add(_utc_us(int(batch.time_us[end - 1])), batch.tz)
+        if end < len(batch) and batch.series[end] == batch.series[start]:
+            # Points of one series never overlap in time, so neither do its runs: a run ends
+            # where the next begins, and the batch's own points lie in their own run only.
+            hi = min(hi, _utc_us(int(batch.time_us[end])))
+        runs.business_type.append(business_type)
+        runs.psr_type.append(psr_type)
+        runs.variant.append(variant)
+        runs.lo.append(_utc_us(int(batch.time_us[start])))
+        runs.hi.append(hi)
+        runs.resolution.append(resolution.pg)
+        runs.created.append(max(created, default=fetched_at))
+    return runs
+
+
+def _utc_us(us: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
+
+
+def _supersede(
+    cur: psycopg2.extensions.cursor, endpoint: str, area: str, batch: PreparedBatch, runs: Runs
+) -> int:
+    """Move the stored points that the batch's runs re-published at another resolution to the
+    history (see vintages.SUPERSEDE); returns how many."""
+    width = int(batch.day.max()) - int(batch.day.min()) + 1
+    first_day = int(batch.day.min())
+    groups, counts = np.unique(
+        batch.series.astype(np.int64) * width + (batch.day - first_day), return_counts=True
+    )
+    key_of_series: dict[int, tuple[str, str, str]] = {}
+    for series, combo in zip(batch.series.tolist(), batch.combo.tolist(), strict=True):
+        key_of_series.setdefault(series, batch.combos[combo][1:4])
+    series_of_group = (groups // width).tolist()
+    cur.execute(
+        vintages.SUPERSEDE,
+        {
+            "endpoint": endpoint,
+            "area": area,
+            "run_bt": runs.business_type,
+            "run_psr": runs.psr_type,
+            "run_variant": runs.variant,
+            "run_lo": runs.lo,
+            "run_hi": runs.hi,
+            "run_resolution": runs.resolution,
+            "run_created": runs.created,
+            "day_bt": [key_of_series[s][0] for s in series_of_group],
+            "day_psr": [key_of_series[s][1] for s in series_of_group],
+            "day_variant": [key_of_series[s][2] for s in series_of_group],
+            "day": [_EPOCH_DAY + timedelta(days=first_day + int(d)) for d in (groups % width).tolist()],
+            "day_points": counts.tolist(),
+        },
+    )
+    row = cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 _FILL = """
@@ -242,7 +338,7 @@ FROM unnest(%s::text[], %s::text[], %s::text[], %s::date[], %s::date[])
 def _fill_days(cur: psycopg2.extensions.cursor, endpoint: str, area: str, batch: PreparedBatch) -> None:
     """Keep the summary dense: a row for every day of the batch's span and between it and the
     days stored before (see schema.py, migration 0005)."""
-    days = batch.time_us // 86_400_000_000
+    days = batch.day
     spans: dict[tuple[str, str, str], tuple[int, int]] = {}
     for series in np.unique(batch.series).tolist():
         mask = batch.series == series
@@ -269,7 +365,7 @@ def _write(
     area: str,
     batch: PreparedBatch,
     fetched_at: datetime | None,
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     # Sorts of a 700k-row batch fit in memory; JIT compiles for longer than this query runs.
     cur.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
     cur.execute("SELECT coalesce(%s::timestamptz, now())", (fetched_at,))
@@ -282,12 +378,15 @@ def _write(
     cur.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"entsoe.observations {endpoint} {area}",)
     )
-    if _copy_new(cur, endpoint, area, batch, when):
-        counts = len(batch), 0
+    runs = batch_runs(batch, when)
+    superseded = 0
+    if _copy_new(cur, endpoint, area, batch, runs, when):
+        inserted, updated = len(batch), 0
     else:
-        counts = _merge(cur, endpoint, area, batch, when)
+        inserted, updated = _merge(cur, endpoint, area, batch, when)
+        superseded = _supersede(cur, endpoint, area, batch, runs)
     _fill_days(cur, endpoint, area, batch)
-    return counts
+    return inserted, updated, superseded
 
 
 def upsert_points(
@@ -318,12 +417,12 @@ def upsert_points(
     try:
         if isinstance(dsn_or_conn, str):
             with connect(dsn_or_conn) as conn, conn.cursor() as cur:
-                inserted, updated = _write(cur, endpoint, area, batch, fetched_at)
+                inserted, updated, superseded = _write(cur, endpoint, area, batch, fetched_at)
         else:
             conn = dsn_or_conn
             try:
                 with conn.cursor() as cur:
-                    inserted, updated = _write(cur, endpoint, area, batch, fetched_at)
+                    inserted, updated, superseded = _write(cur, endpoint, area, batch, fetched_at)
                 conn.commit()
             except BaseException:
                 if not conn.closed:
@@ -338,4 +437,4 @@ def upsert_points(
             f"failed and was rolled back, nothing was stored: {detail or type(exc).__name__}"
         )
         raise StorageError(redact(message, dsn)) from None
-    return UpsertCounts(inserted, updated, len(batch) - inserted - updated)
+    return UpsertCounts(inserted, updated, len(batch) - inserted - updated, superseded)

@@ -149,11 +149,35 @@ def test_weekly_points_expect_the_steps_that_start_in_each_month(dsn: str, endpo
 
     result = window_completeness(dsn, endpoint, DE_LU, months, default_resolution="P7D")
 
-    starts = pd.Series(weeks)
-    expected = [int(((starts >= s) & (starts < e)).sum()) for s, e in months]
+    # A week counts in the month of the local day it starts: Monday 2024-01-01 starts
+    # 2023-12-31T23:00Z and is January's first week.
+    local_days = pd.Series(weeks.tz_convert("Europe/Berlin").date)
+    expected = [int(((local_days >= s.date()) & (local_days < e.date())).sum()) for s, e in months]
     assert [w.expected for w in result] == expected
-    assert [w.expected - w.stored for w in result] == [1 if s <= weeks[10] < e else 0 for s, e in months]
+    dropped = weeks.tz_convert("Europe/Berlin")[10].date()
+    assert [w.expected - w.stored for w in result] == [
+        1 if s.date() <= dropped < e.date() else 0 for s, e in months
+    ]
     assert set(expected) == {4, 5}
+    assert result[0].expected == 5  # Mondays 1, 8, 15, 22 and 29 January
+
+
+def test_a_local_year_value_counts_in_the_year_it_describes_not_the_utc_year_it_starts(
+    dsn: str, endpoint: str
+) -> None:
+    start_2026 = pd.Timestamp("2025-12-31T23:00Z")  # local midnight of 2026-01-01 in Berlin
+    upsert_points(
+        dsn,
+        endpoint,
+        DE_LU,
+        pd.DataFrame({"time": [start_2026], "value": 1.0, "resolution": "P1Y", "unit": "MAW"}),
+    )
+    years = [(utc(2025, 1, 1), utc(2026, 1, 1)), (utc(2026, 1, 1), utc(2027, 1, 1))]
+
+    result = window_completeness(dsn, endpoint, DE_LU, years, default_resolution="P1Y")
+
+    assert [w.stored for w in result] == [0, 1]
+    assert result[1].complete
 
 
 def test_a_year_of_a_yearly_value_expects_one_point(dsn: str, endpoint: str) -> None:

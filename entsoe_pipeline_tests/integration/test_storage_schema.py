@@ -31,6 +31,7 @@ OBSERVATION_COLUMNS = [
     ("document_mrid", "text", "NO"),
     ("revision", "integer", "NO"),
     ("fetched_at", "timestamp with time zone", "NO"),
+    ("document_created", "timestamp with time zone", "YES"),
 ]
 
 

@@ -56,7 +56,7 @@ def test_missing_required_columns_are_named() -> None:
 
 def test_optional_columns_default_to_empty_text_and_revision_one() -> None:
     prepared = prepare(batch()[["time", "value", "resolution", "unit"]], "actual_load", FR)
-    assert prepared.combos == [("PT15M", "", "", "", "MAW", "")]
+    assert prepared.combos == [("PT15M", "", "", "", "MAW", "", "")]
     assert prepared.revision.tolist() == [1] * 8
 
 
