@@ -40,6 +40,22 @@ class DocumentKind(StrEnum):
     PUBLICATION = "Publication_MarketDocument"
 
 
+@dataclass(frozen=True)
+class Reread:
+    """A revision sweep: on ``cron`` (UTC), fetch again the partitions of the last ``span`` (and
+    those the endpoint's horizon reaches), so revisions and late publications are stored."""
+
+    name: str  # short, for schedule names: "daily", "weekly", "monthly"
+    cron: str
+    span: timedelta
+
+
+DAILY_WEEK = Reread("daily", "50 2 * * *", timedelta(days=7))
+WEEKLY_QUARTER = Reread("weekly", "20 3 * * 1", timedelta(days=90))
+WEEKLY_MONTH = Reread("weekly", "20 3 * * 1", timedelta(days=31))
+MONTHLY_YEAR = Reread("monthly", "40 3 1 * *", timedelta(days=366))
+
+
 class Cadence(StrEnum):
     """How often ENTSO-E publishes new values for an endpoint, hence how often to refresh it."""
 
@@ -58,6 +74,9 @@ class Area:
     label: str
     # Rough peak load in MW: scales the simulator's synthetic series and bounds plausibility checks.
     peak_load_mw: float
+    # Names of the catalogue areas that lie inside this one (the German control areas inside DE_LU):
+    # their load is part of this area's, so a total over areas must not count both.
+    parts: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -96,6 +115,11 @@ class Endpoint:
     max_peak_ratio: float | None = 1.6
     # How far ahead of now the published data reaches (day-ahead: tomorrow, so one day).
     horizon: timedelta = timedelta(0)
+    # How long after a window ends ENTSO-E may still publish it for the first time (TSOs publish
+    # late, at D+2 or D+7): only older windows can be confirmed empty by "no matching data".
+    late_publication: timedelta = timedelta(days=30)
+    # Revision sweeps: ENTSO-E revises values days to months after first publication.
+    rereads: tuple[Reread, ...] = (DAILY_WEEK,)
 
     def params(self, area: Area) -> dict[str, str]:
         """Query parameters for this endpoint and area, without the time window and the token."""
@@ -156,6 +180,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         freshness=timedelta(hours=2),
         resolutions=("PT15M", "PT60M", "PT30M"),
         unit="MAW",
+        rereads=(DAILY_WEEK, WEEKLY_QUARTER),
     ),
     Endpoint(
         name="day_ahead_load_forecast",
@@ -173,6 +198,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         resolutions=("PT15M", "PT60M", "PT30M"),
         unit="MAW",
         horizon=timedelta(days=1),
+        late_publication=timedelta(days=7),
     ),
     Endpoint(
         name="week_ahead_load_forecast",
@@ -190,6 +216,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         resolutions=("P1D",),
         unit="MAW",
         horizon=timedelta(days=7),
+        late_publication=timedelta(days=14),
     ),
     Endpoint(
         name="month_ahead_load_forecast",
@@ -207,6 +234,8 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         resolutions=("P7D",),
         unit="MAW",
         horizon=timedelta(days=31),
+        late_publication=timedelta(days=31),
+        rereads=(WEEKLY_MONTH,),
     ),
     Endpoint(
         name="year_ahead_load_forecast",
@@ -224,6 +253,8 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         resolutions=("P7D",),
         unit="MAW",
         horizon=timedelta(days=366),
+        late_publication=timedelta(days=60),
+        rereads=(MONTHLY_YEAR,),
     ),
     Endpoint(
         name="year_ahead_forecast_margin",
@@ -241,6 +272,8 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         unit="MAW",
         allows_negative=True,
         horizon=timedelta(days=366),
+        late_publication=timedelta(days=60),
+        rereads=(MONTHLY_YEAR,),
     ),
     Endpoint(
         name="actual_generation",
@@ -257,6 +290,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         freshness=timedelta(hours=3),
         resolutions=("PT15M", "PT60M", "PT30M"),
         unit="MAW",
+        rereads=(DAILY_WEEK, WEEKLY_QUARTER),
     ),
     Endpoint(
         name="wind_solar_forecast",
@@ -274,6 +308,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         resolutions=("PT15M", "PT60M", "PT30M"),
         unit="MAW",
         horizon=timedelta(days=1),
+        late_publication=timedelta(days=7),
     ),
     Endpoint(
         name="day_ahead_prices",
@@ -295,6 +330,8 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         allows_negative=True,
         max_peak_ratio=None,
         horizon=timedelta(days=1),
+        late_publication=timedelta(days=7),
+        rereads=(DAILY_WEEK, WEEKLY_MONTH),
     ),
 )
 
@@ -313,19 +350,30 @@ def _areas(*items: Area) -> MappingProxyType[str, Area]:
     eics = [a.eic for a in items]
     if len(set(eics)) != len(eics):  # an EIC -> name lookup must be unambiguous
         raise ValueError("duplicate EIC code in the area catalogue")
+    unknown = {p for a in items for p in a.parts} - set(by_name)
+    if unknown:
+        raise ValueError(f"area parts not in the catalogue: {', '.join(sorted(unknown))}")
     return MappingProxyType(by_name)
 
 
 _CET = "Europe/Berlin"
 
 AREAS: MappingProxyType[str, Area] = _areas(
-    Area("DE_LU", "10Y1001A1001A82H", _CET, "Germany-Luxembourg bidding zone", 80_000),
+    Area(
+        "DE_LU",
+        "10Y1001A1001A82H",
+        _CET,
+        "Germany-Luxembourg bidding zone",
+        80_000,
+        parts=("DE_50HZ", "DE_AMPRION", "DE_TENNET", "DE_TRANSNET", "LU"),
+    ),
     Area(
         "DE_AT_LU",
         "10Y1001A1001A63L",
         _CET,
         "Germany-Austria-Luxembourg bidding zone (until 2018-09-30)",
         90_000,
+        parts=("DE_LU", "AT"),
     ),
     Area("DE_50HZ", "10YDE-VE-------2", _CET, "50Hertz control area", 18_000),
     Area("DE_AMPRION", "10YDE-RWENET---I", _CET, "Amprion control area", 30_000),
@@ -345,7 +393,14 @@ AREAS: MappingProxyType[str, Area] = _areas(
     Area("HR", "10YHR-HEP------M", "Europe/Zagreb", "Croatia", 3_500),
     Area("ES", "10YES-REE------0", "Europe/Madrid", "Spain", 42_000),
     Area("PT", "10YPT-REN------W", "Europe/Lisbon", "Portugal", 10_000),
-    Area("IT", "10YIT-GRTN-----B", "Europe/Rome", "Italy (control area)", 58_000),
+    Area(
+        "IT",
+        "10YIT-GRTN-----B",
+        "Europe/Rome",
+        "Italy (control area)",
+        58_000,
+        parts=("IT_NORD", "IT_CNOR", "IT_CSUD", "IT_SUD", "IT_SICI", "IT_SARD", "IT_CALA"),
+    ),
     Area("IT_NORD", "10Y1001A1001A73I", "Europe/Rome", "Italy North bidding zone", 30_000),
     Area("IT_CNOR", "10Y1001A1001A70O", "Europe/Rome", "Italy Centre-North bidding zone", 7_000),
     Area("IT_CSUD", "10Y1001A1001A71M", "Europe/Rome", "Italy Centre-South bidding zone", 10_000),
@@ -419,3 +474,23 @@ def endpoint(name: str) -> Endpoint:
     if key in ENDPOINTS:
         return ENDPOINTS[key]
     raise _unknown("endpoint", name, list(ENDPOINTS))
+
+
+def containers(a: Area) -> tuple[Area, ...]:
+    """The catalogue areas that contain ``a``, directly or through others (DE_50HZ: DE_LU, DE_AT_LU)."""
+    found: list[Area] = []
+    pending = [a.name]
+    while pending:
+        name = pending.pop()
+        for outer in AREAS.values():
+            if name in outer.parts and outer not in found:
+                found.append(outer)
+                pending.append(outer.name)
+    return tuple(found)
+
+
+def nested_pairs(areas: tuple[Area, ...] | list[Area]) -> list[tuple[Area, Area]]:
+    """(part, container) for every pair of the given areas where the container holds the part:
+    what a sum over these areas must not count twice."""
+    chosen = set(areas)
+    return [(a, outer) for a in areas for outer in containers(a) if outer in chosen]

@@ -8,6 +8,7 @@ from typing import Any
 
 import dagster as dg
 
+from entsoe_pipeline import catalog
 from entsoe_pipeline.catalog import Area, Endpoint, endpoint
 from entsoe_pipeline.storage import derived
 
@@ -70,12 +71,22 @@ def build_forecast_error_asset(area: Area, settings: Settings) -> dg.AssetsDefin
 
 def build_total_load_asset(areas: tuple[Area, ...], settings: Settings) -> dg.AssetsDefinition:
     eics = [a.eic for a in areas]
+    nested = catalog.nested_pairs(areas)
+    description = f"Hourly total actual load of the enabled areas ({', '.join(a.name for a in areas)})"
+    if nested:
+        description += (
+            "; an area inside another enabled one is left out of the hours that one has ("
+            + ", ".join(f"{part.name} in {outer.name}" for part, outer in nested)
+            + ")"
+        )
     return _sql_asset(
         key=["derived", "total_load"],
         deps=[observation_key(ACTUAL, a) for a in areas],
-        description=f"Hourly total actual load of the enabled areas ({', '.join(a.name for a in areas)})",
+        description=description,
         table="entsoe.total_load_hourly",
-        refresh=lambda dsn, start, end: derived.refresh_total_load(dsn, eics, start, end),
+        refresh=lambda dsn, start, end: derived.refresh_total_load(
+            dsn, eics, start, end, [(part.eic, outer.eic) for part, outer in nested]
+        ),
         settings=settings,
     )
 

@@ -42,7 +42,9 @@ CREATE TABLE IF NOT EXISTS entsoe.total_load_hourly (
     computed_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE entsoe.total_load_hourly IS
-    'Hourly total actual load (mean MW per hour, summed over areas); areas = how many areas had data.';
+    'Hourly total actual load (mean MW per hour, summed over areas); areas = how many areas were '
+    'summed, area_codes = which (an area inside another summed one, such as a German control area '
+    'inside DE_LU, is left out).';
 """
 
 _FORECAST_ERROR = """
@@ -71,6 +73,9 @@ ON CONFLICT (area, day) DO UPDATE SET
     hours = excluded.hours, computed_at = now()
 """
 
+# An area whose container (DE_LU for a German control area) has a value in the same hour is left
+# out of that hour's sum: the container's load already holds it. Decided hour by hour, so a part
+# still counts where its container publishes nothing (DE_AT_LU after 2018-09-30).
 _TOTAL_LOAD = """
 WITH hourly AS (
     SELECT area, date_bin('1 hour', time, TIMESTAMPTZ '2000-01-01') AS hour, avg(value) AS mw
@@ -78,11 +83,16 @@ WITH hourly AS (
     WHERE endpoint = 'actual_load' AND variant = '' AND area = ANY(%(areas)s)
       AND time >= %(start)s AND time < %(end)s
     GROUP BY area, hour
+), nested AS (
+    SELECT * FROM unnest(%(parts)s::text[], %(containers)s::text[]) AS n(part, container)
 )
 INSERT INTO entsoe.total_load_hourly AS t (hour, load_mw, areas, area_codes)
-SELECT hour, sum(mw), count(*), array_agg(area ORDER BY area)
-FROM hourly
-GROUP BY hour
+SELECT h.hour, sum(h.mw), count(*), array_agg(h.area ORDER BY h.area)
+FROM hourly h
+WHERE NOT EXISTS (
+    SELECT 1 FROM nested n JOIN hourly c ON c.area = n.container AND c.hour = h.hour
+    WHERE n.part = h.area)
+GROUP BY h.hour
 ON CONFLICT (hour) DO UPDATE SET
     load_mw = excluded.load_mw, areas = excluded.areas, area_codes = excluded.area_codes, computed_at = now()
 """
@@ -114,12 +124,28 @@ def refresh_forecast_error(dsn: str, area: str, start: datetime, end: datetime) 
     return DerivedRows(rows, {"mae_mw": mae, "mape_percent": mape, "bias_mw": bias})
 
 
-def refresh_total_load(dsn: str, areas: Sequence[str], start: datetime, end: datetime) -> DerivedRows:
-    """Recompute the hourly total load over ``areas`` (EICs) for [start, end)."""
+def refresh_total_load(
+    dsn: str,
+    areas: Sequence[str],
+    start: datetime,
+    end: datetime,
+    nested: Sequence[tuple[str, str]] = (),
+) -> DerivedRows:
+    """Recompute the hourly total load over ``areas`` (EICs) for [start, end). ``nested`` lists
+    (part, container) EIC pairs among them: a part is left out of an hour its container has."""
     what = f"total_load_hourly for {start:%Y-%m-%d}..{end:%Y-%m-%d}"
     with errors_named(dsn, what), connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("DELETE FROM entsoe.total_load_hourly WHERE hour >= %s AND hour < %s", (start, end))
-        cur.execute(_TOTAL_LOAD, {"areas": list(areas), "start": start, "end": end})
+        cur.execute(
+            _TOTAL_LOAD,
+            {
+                "areas": list(areas),
+                "start": start,
+                "end": end,
+                "parts": [p for p, _ in nested],
+                "containers": [c for _, c in nested],
+            },
+        )
         rows = cur.rowcount
         cur.execute(
             "SELECT max(load_mw), avg(load_mw), min(areas) FROM entsoe.total_load_hourly "
