@@ -13,7 +13,7 @@ import sys
 import threading
 from dataclasses import replace
 
-from .config import DEMO_TOKEN, ENV_PREFIX, SimulatorConfig, parse_datetime, parse_windows
+from .config import DEMO_TOKEN, ENV_PREFIX, SimulatorConfig, parse_date, parse_datetime, parse_windows
 from .server import SimulatorServer
 
 DEFAULT_PORT = 8765
@@ -23,7 +23,8 @@ def _parser(defaults: SimulatorConfig) -> argparse.ArgumentParser:
     env = os.environ
     p = argparse.ArgumentParser(
         prog="python -m entsoe_pipeline.simulator",
-        description="A local ENTSO-E Transparency Platform API with synthetic data and injectable faults.",
+        description="A local ENTSO-E Transparency Platform API with synthetic data, injectable faults "
+        "and, when switched on, the platform's habits.",
     )
     p.add_argument(
         "--host", default=env.get(ENV_PREFIX + "HOST", "127.0.0.1"), help="interface (default 127.0.0.1)"
@@ -69,6 +70,38 @@ def _parser(defaults: SimulatorConfig) -> argparse.ArgumentParser:
         metavar="START/END[,START/END...]",
         help="windows in which nothing is published, e.g. 2025-08-01T00:00Z/2025-08-02T00:00Z",
     )
+    habits = p.add_argument_group("habits of the platform (all off by default)")
+    habits.add_argument(
+        "--revision-share",
+        type=float,
+        default=defaults.revision_share,
+        help="share of days of the daily items revised once, 1 to 30 days later",
+    )
+    habits.add_argument(
+        "--late-share",
+        type=float,
+        default=defaults.late_share,
+        help="share of days of actual load and generation first published on D+2 or D+7",
+    )
+    habits.add_argument(
+        "--short-period-share",
+        type=float,
+        default=defaults.short_period_share,
+        help="share of year/month-ahead blocks whose Period declares one week less than its Points",
+    )
+    habits.add_argument(
+        "--resolution-switch",
+        type=parse_date,
+        default=defaults.resolution_switch,
+        metavar="YYYY-MM-DD",
+        help="first local day published at PT15M by quarter-hour areas (hourly before it)",
+    )
+    habits.add_argument(
+        "--republish-hourly-share",
+        type=float,
+        default=defaults.republish_hourly_share,
+        help="share of revised days of quarter-hour areas re-published at PT60M",
+    )
     p.add_argument("--verbose", action="store_true", help="log every request (token redacted)")
     return p
 
@@ -93,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
             malformed_rate=args.malformed_rate,
             seed=args.seed,
             no_data=args.no_data,
+            revision_share=args.revision_share,
+            late_share=args.late_share,
+            short_period_share=args.short_period_share,
+            resolution_switch=args.resolution_switch,
+            republish_hourly_share=args.republish_hourly_share,
         )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ from entsoe_pipeline import catalog
 from entsoe_pipeline.catalog import Area, Endpoint
 
 from .documents import acknowledgement
+from .habits import Habits
 from .items import DATA_ITEMS, Query, document_for, price_sequences
 
 XML = "text/xml"
@@ -65,8 +66,10 @@ def span_label(span: timedelta) -> str:
     return f"PT{int(span.total_seconds() // 3600)}H"
 
 
-def answer(params: Mapping[str, str], *, now: datetime, no_data=(), span_limits=None) -> Answer:
-    """The answer to the query parameters of an authorised request."""
+def answer(
+    params: Mapping[str, str], *, now: datetime, no_data=(), span_limits=None, habits: Habits | None = None
+) -> Answer:
+    """The answer to the query parameters of an authorised request (``habits``: none by default)."""
     created = now.astimezone(UTC)
     ack_id = hashlib.blake2b(repr(sorted(params.items())).encode(), digest_size=8).hexdigest()
 
@@ -131,7 +134,15 @@ def answer(params: Mapping[str, str], *, now: datetime, no_data=(), span_limits=
     body = None
     if int(offset) == 0:  # every simulated answer fits in the first page of documents
         query = Query(
-            endpoint, area, start, end, created, tuple(no_data), psr_type, int(sequence) if sequence else None
+            endpoint,
+            area,
+            start,
+            end,
+            created,
+            tuple(no_data),
+            psr_type,
+            int(sequence) if sequence else None,
+            habits or Habits(),
         )
         body = document_for(query)
     if body is None:

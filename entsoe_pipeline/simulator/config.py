@@ -1,17 +1,21 @@
-"""Configuration of the simulator: its token, clock, rate limit and injectable faults."""
+"""Configuration of the simulator: its token, clock, rate limit, injectable faults and the
+platform's habits it imitates (habits.py)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+
+from .habits import Habits
 
 #: The simulator's token. Not a secret: it only opens the local simulator (demo mode and tests).
 DEMO_TOKEN = "entsoe-simulator-demo-token"
 
 #: Faults that can be changed while the server runs (``SimulatorServer.set_faults``).
 FAULTS = ("error_rate", "latency_seconds", "truncate_rate", "malformed_rate")
+HABIT_SHARES = ("revision_share", "late_share", "short_period_share", "republish_hourly_share")
 
 ENV_PREFIX = "ENTSOE_SIMULATOR_"
 
@@ -33,28 +37,54 @@ class SimulatorConfig:
     malformed_rate: float = 0.0
     #: Windows in which nothing is published.
     no_data: tuple[tuple[datetime, datetime], ...] = ()
-    #: Seed of the fault draws (data do not depend on it).
+    #: Seed of the fault draws and of which days the habits below pick (the values themselves do
+    #: not depend on it).
     seed: int = 0
     #: Stricter request-span limits than the catalogue's, per endpoint name (e.g. to exercise the
     #: client's shrinking); the acknowledgement quotes them as ISO durations.
     span_limits: Mapping[str, timedelta] = field(default_factory=dict)
+    # -- habits of the platform (habits.py), all off by default -------------------------------------
+    #: Share of (endpoint, area, local day D) of the daily items whose values are revised once, 2 to
+    #: 22 whole hours after local midnight of a day D+1 .. D+30 (of a late day: after it is out).
+    revision_share: float = 0.0
+    #: Share of the days of actual load and generation first published at 00:00 local on D+2 or D+7.
+    late_share: float = 0.0
+    #: Share of year-ahead and month-ahead blocks whose Period declares one P7D step less than it holds.
+    short_period_share: float = 0.0
+    #: 15-minute go-live: quarter-hour areas publish load and generation hourly for local days before it.
+    resolution_switch: date | None = None
+    #: Share of the revised days of quarter-hour areas re-published at PT60M (load and generation items).
+    republish_hourly_share: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "truncate_rate", "malformed_rate"):
+        for name in ("error_rate", "truncate_rate", "malformed_rate", *HABIT_SHARES):
             validate_rate(name, getattr(self, name))
         if self.now is not None and self.now.tzinfo is None:
             raise ValueError(f"SimulatorConfig.now must be tz-aware, got {self.now.isoformat()}")
         if self.max_requests_per_minute < 1:
             raise ValueError(f"max_requests_per_minute must be >= 1, got {self.max_requests_per_minute}")
         self.no_data = tuple((_aware(a), _aware(b)) for a, b in self.no_data)
+        if isinstance(self.resolution_switch, datetime):  # a local calendar day, as delivery days are
+            raise ValueError(f"resolution_switch must be a date, got {self.resolution_switch.isoformat()}")
 
     def current_time(self) -> datetime:
         return self.now.astimezone(UTC) if self.now is not None else datetime.now(UTC)
 
+    def habits(self) -> Habits:
+        return Habits(
+            seed=self.seed,
+            revision_share=self.revision_share,
+            late_share=self.late_share,
+            short_period_share=self.short_period_share,
+            resolution_switch=self.resolution_switch,
+            republish_hourly_share=self.republish_hourly_share,
+        )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SimulatorConfig:
         """Configuration from ENTSOE_SIMULATOR_* variables (TOKEN, NOW, RATE_LIMIT, BAN_SECONDS,
-        ERROR_RATE, LATENCY, TRUNCATE_RATE, MALFORMED_RATE, SEED, NO_DATA); unset ones keep their defaults."""
+        ERROR_RATE, LATENCY, TRUNCATE_RATE, MALFORMED_RATE, SEED, NO_DATA, REVISION_SHARE, LATE_SHARE,
+        SHORT_PERIOD_SHARE, RESOLUTION_SWITCH, REPUBLISH_HOURLY_SHARE); unset ones keep their defaults."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for env_name, (field_name, convert) in ENV_FIELDS.items():
@@ -89,6 +119,11 @@ def parse_windows(text: str) -> tuple[tuple[datetime, datetime], ...]:
     return tuple(windows)
 
 
+def parse_date(text: str) -> date:
+    """A calendar day, YYYY-MM-DD."""
+    return date.fromisoformat(text.strip())
+
+
 def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"no_data windows must be tz-aware, got {moment.isoformat()}")
@@ -106,6 +141,11 @@ ENV_FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "MALFORMED_RATE": ("malformed_rate", float),
     "SEED": ("seed", int),
     "NO_DATA": ("no_data", parse_windows),
+    "REVISION_SHARE": ("revision_share", float),
+    "LATE_SHARE": ("late_share", float),
+    "SHORT_PERIOD_SHARE": ("short_period_share", float),
+    "RESOLUTION_SWITCH": ("resolution_switch", parse_date),
+    "REPUBLISH_HOURLY_SHARE": ("republish_hourly_share", float),
 }
 
 assert {f for f, _ in ENV_FIELDS.values()} <= {f.name for f in fields(SimulatorConfig)}

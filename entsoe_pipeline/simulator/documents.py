@@ -21,19 +21,23 @@ PLATFORM_EIC = "10X1001A1001A450"  # sender and receiver of every document the p
 @dataclass(frozen=True)
 class Period:
     start: int  # epoch minutes, UTC
-    end: int
+    end: int  # as declared in the timeInterval: one step early in a short Period (habits.py)
     resolution: str
     values: np.ndarray  # one per position
 
 
 @dataclass(frozen=True)
 class Series:
-    """One TimeSeries: its header elements (already XML) and Periods."""
+    """One TimeSeries: its header elements (already XML) and Periods, and the key a reader gives
+    its points (business type, production type, variant as ``parse_document`` names them)."""
 
     header: str
     periods: tuple[Period, ...]
     curve_type: str  # A01: every position; A03: a position only where the value changes
     value_tag: str  # quantity or price.amount
+    business_type: str = ""
+    psr_type: str = ""
+    variant: str = ""  # 'consumption', 'sequence=2' or ''
 
 
 def timestamp(minutes: int) -> str:
@@ -63,9 +67,10 @@ def gl_series(
     curve_type: str = "A01",
     psr_type: str | None = None,
     unit: str = "MAW",
+    variant: str = "",
 ) -> Series:
     """A GL TimeSeries; ``domain`` is inBiddingZone_Domain (generation) or outBiddingZone_Domain
-    (load, and the consumption series of generation documents)."""
+    (load, and the consumption series of generation documents, whose ``variant`` is 'consumption')."""
     aggregation = "A08" if psr_type else "A01"  # per resource type vs whole area
     psr = f"<MktPSRType><psrType>{psr_type}</psrType></MktPSRType>" if psr_type else ""
     header = (
@@ -75,7 +80,7 @@ def gl_series(
         f"<quantity_Measure_Unit.name>{unit}</quantity_Measure_Unit.name>"
         f"<curveType>{curve_type}</curveType>{psr}"
     )
-    return Series(header, periods, curve_type, "quantity")
+    return Series(header, periods, curve_type, "quantity", business_type, psr_type or "", variant)
 
 
 def price_series(*, eic: str, sequence: int, periods: tuple[Period, ...], curve_type: str = "A03") -> Series:
@@ -90,7 +95,8 @@ def price_series(*, eic: str, sequence: int, periods: tuple[Period, ...], curve_
         f"{sequence}</classificationSequence_AttributeInstanceComponent.position>"
         f"<curveType>{curve_type}</curveType>"
     )
-    return Series(header, periods, curve_type, "price.amount")
+    variant = "" if sequence == 1 else f"sequence={sequence}"
+    return Series(header, periods, curve_type, "price.amount", "A62", "", variant)
 
 
 def _points(period: Period, curve_type: str, tag: str) -> str:

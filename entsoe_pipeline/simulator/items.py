@@ -1,5 +1,6 @@
 """What the simulator publishes for each catalogue endpoint: which TimeSeries, on which time grid,
-and up to when (only data that would already be published at ``now``).
+and up to when (only data that would already be published at ``now``), with the platform's habits
+of ``query.habits`` (habits.py: revisions, late days, short Periods, resolution changes).
 
 One builder per endpoint, registered in ``DATA_ITEMS`` by catalogue name; adding an endpoint to the
 simulator is one builder and one entry.
@@ -20,15 +21,17 @@ from entsoe_pipeline.catalog import Area, Endpoint
 
 from . import series as values
 from .documents import Period, Series, gl_series, market_document, price_series
+from .editions import DayMtus, day_mtus, published_values
+from .habits import DayPlan, Habits, day_plan, short_blocks
 from .periods import (
     Interval,
     calendar_steps,
     day_ahead_horizon,
+    day_number,
     local_date,
     local_days,
     local_years,
     month_weeks,
-    mtu_starts,
     to_minutes,
     weeks,
     year_weeks,
@@ -44,6 +47,7 @@ SDAC_15MIN_GO_LIVE = date(2025, 10, 1)
 _TWO_SEQUENCES = frozenset({"DE_LU", "AT"})
 # Actual values appear about an hour after the end of their MTU.
 ACTUAL_DELAY = timedelta(hours=1)
+PRICE_DECIMALS = 2  # EUR/MWh to the cent; quantities are in MW to one decimal
 
 
 def mtu_minutes(area: Area) -> int:
@@ -84,6 +88,7 @@ class Query:
     no_data: tuple[Interval, ...] = ()
     psr_type: str | None = None
     sequence: int | None = None
+    habits: Habits = field(default_factory=Habits)
 
 
 @dataclass(frozen=True)
@@ -104,18 +109,30 @@ def _overlaps_no_data(starts: np.ndarray, ends: np.ndarray, no_data: tuple[Inter
     return hit
 
 
-def _published_runs(q: Query, step: int) -> list[np.ndarray]:
-    """MTU starts overlapping the window that are published and not withheld, split into runs of
-    consecutive MTUs (a hole in actual data splits the TimeSeries, as in the CZ 2016 load file)."""
-    starts = mtu_starts(q.start, q.end, step)
-    keep = (starts + step <= to_minutes(q.now - ACTUAL_DELAY)) & ~_overlaps_no_data(
-        starts, starts + step, q.no_data
+def _plan(q: Query, days: list[Interval]) -> DayPlan:
+    numbers = np.array([day_number(a, q.area.tz) for a, _ in days], dtype=np.int64)
+    return day_plan(q.habits, q.endpoint.name, q.area, numbers, to_minutes(q.now), mtu_minutes(q.area))
+
+
+def _actual_mtus(q: Query) -> tuple[DayMtus, DayPlan]:
+    """MTUs overlapping the window that are published at ``now`` and not withheld: each about an
+    hour after its end, or all of a late day at once when it is due. A hole splits the TimeSeries
+    (``DayMtus.runs``), as in the CZ 2016 load file."""
+    days = local_days(q.start, q.end, q.area.tz)
+    plan = _plan(q, days)
+    mtus = day_mtus(days, plan.step, (q.start, q.end))
+    ends = mtus.starts + mtus.step
+    keep = (
+        (ends <= to_minutes(q.now - ACTUAL_DELAY))
+        & (plan.published_from[mtus.day] <= to_minutes(q.now))
+        & ~_overlaps_no_data(mtus.starts, ends, q.no_data)
     )
-    index = np.flatnonzero(keep)
-    if not index.size:
-        return []
-    breaks = np.flatnonzero(np.diff(index) != 1) + 1
-    return [starts[run] for run in np.split(index, breaks)]
+    return mtus.select(keep), plan
+
+
+def _period(mtus: DayMtus, numbers: np.ndarray, run: slice) -> Period:
+    starts, step = mtus.starts[run], int(mtus.step[run][0])
+    return Period(int(starts[0]), int(starts[-1]) + step, resolution_of(step), numbers[run])
 
 
 def _published_blocks(q: Query, blocks: list[Interval], horizon: datetime) -> list[Interval]:
@@ -128,66 +145,61 @@ def _published_blocks(q: Query, blocks: list[Interval], horizon: datetime) -> li
     ]
 
 
-def _day_periods(days: list[Interval], step: int, fill: Callable[[np.ndarray], np.ndarray]) -> list[Period]:
-    """One Period per day; the values of all days come from one vectorised call over their span."""
-    if not days:
-        return []
-    bounds = [(to_minutes(a), to_minutes(b)) for a, b in days]
-    first = bounds[0][0]
-    numbers = fill(np.arange(first, bounds[-1][1], step, dtype=np.int64))
-    return [
-        Period(a, b, resolution_of(step), numbers[(a - first) // step : (b - first) // step])
-        for a, b in bounds
-    ]
+def _day_periods(
+    days: list[Interval],
+    plan: DayPlan,
+    fill: Callable[[np.ndarray], np.ndarray],
+    *,
+    native: int | None = None,
+    decimals: int = 1,
+) -> list[Period]:
+    """One Period per day; the values of all days come from vectorised calls over their MTUs."""
+    mtus = day_mtus(days, plan.step)
+    numbers = published_values(mtus, plan, fill, native=native, decimals=decimals)
+    return [_period(mtus, numbers, run) for run in mtus.runs(per_day=True)]
 
 
 # --- builders, one per endpoint --------------------------------------------------------------------
 
 
 def _actual_load(q: Query) -> list[Series]:
-    step = mtu_minutes(q.area)
+    mtus, plan = _actual_mtus(q)
+    numbers = published_values(mtus, plan, partial(values.actual_load, q.area), native=mtu_minutes(q.area))
     return [
         gl_series(
             business_type="A04",
             domain="outBiddingZone_Domain",
             eic=q.area.eic,
-            periods=(
-                Period(
-                    int(run[0]), int(run[-1]) + step, resolution_of(step), values.actual_load(q.area, run)
-                ),
-            ),
+            periods=(_period(mtus, numbers, run),),
         )
-        for run in _published_runs(q, step)
+        for run in mtus.runs(per_day=False)
     ]
 
 
 def _actual_generation(q: Query) -> list[Series]:
-    step = mtu_minutes(q.area)
-    runs = _published_runs(q, step)
-    out = []
+    mtus, plan = _actual_mtus(q)
+    runs = mtus.runs(per_day=False)
+    out: list[Series] = []
     for psr in generation_types(q.area):
         if q.psr_type and psr != q.psr_type:
             continue
         # Pumped storage also publishes its pumping as an outBiddingZone (consumption) series.
         directions = (False, True) if psr == "B10" else (False,)
         for consumption in directions:
-            for run in runs:
-                period = Period(
-                    int(run[0]),
-                    int(run[-1]) + step,
-                    resolution_of(step),
-                    values.generation(q.area, psr, run, consumption=consumption),
+            fill = partial(values.generation, q.area, psr, consumption=consumption)
+            numbers = published_values(mtus, plan, fill, native=mtu_minutes(q.area))
+            out.extend(
+                gl_series(
+                    business_type="A01",
+                    domain="outBiddingZone_Domain" if consumption else "inBiddingZone_Domain",
+                    eic=q.area.eic,
+                    periods=(_period(mtus, numbers, run),),
+                    curve_type="A03",
+                    psr_type=psr,
+                    variant="consumption" if consumption else "",
                 )
-                out.append(
-                    gl_series(
-                        business_type="A01",
-                        domain="outBiddingZone_Domain" if consumption else "inBiddingZone_Domain",
-                        eic=q.area.eic,
-                        periods=(period,),
-                        curve_type="A03",
-                        psr_type=psr,
-                    )
-                )
+                for run in runs
+            )
     return out
 
 
@@ -196,17 +208,21 @@ def _day_ahead_days(q: Query) -> list[Interval]:
 
 
 def _day_ahead_load(q: Query) -> list[Series]:
+    days = _day_ahead_days(q)
     fill = partial(values.load_forecast, q.area, endpoint=q.endpoint.name)
     return [
         gl_series(business_type="A04", domain="outBiddingZone_Domain", eic=q.area.eic, periods=(period,))
-        for period in _day_periods(_day_ahead_days(q), mtu_minutes(q.area), fill)
+        for period in _day_periods(days, _plan(q, days), fill, native=mtu_minutes(q.area))
     ]
 
 
 def _wind_solar_forecast(q: Query) -> list[Series]:
     days = _day_ahead_days(q)
+    plan = _plan(q, days)
     by_type = {
-        psr: _day_periods(days, mtu_minutes(q.area), partial(values.wind_solar_forecast, q.area, psr))
+        psr: _day_periods(
+            days, plan, partial(values.wind_solar_forecast, q.area, psr), native=mtu_minutes(q.area)
+        )
         for psr in forecast_types(q.area)
         if not q.psr_type or psr == q.psr_type
     }
@@ -226,17 +242,16 @@ def _wind_solar_forecast(q: Query) -> list[Series]:
 
 def _prices(q: Query) -> list[Series]:
     days = _day_ahead_days(q)
+    plan = _plan(q, days)
     by_day: dict[int, list[Series]] = {day: [] for day in range(len(days))}
     for sequence in price_sequences(q.area):
         if q.sequence is not None and sequence != q.sequence:
             continue
         fill = partial(values.day_ahead_price, q.area, sequence=sequence)
-        steps = [price_mtu_minutes(a, q.area, sequence) for a, _ in days]
-        for step in sorted(set(steps)):
-            chosen = [day for day, s in enumerate(steps) if s == step]
-            periods = _day_periods([days[day] for day in chosen], step, fill)
-            for day, period in zip(chosen, periods, strict=True):
-                by_day[day].append(price_series(eic=q.area.eic, sequence=sequence, periods=(period,)))
+        steps = np.array([price_mtu_minutes(a, q.area, sequence) for a, _ in days], dtype=np.int64)
+        periods = _day_periods(days, plan.with_steps(steps), fill, decimals=PRICE_DECIMALS)
+        for day, period in enumerate(periods):
+            by_day[day].append(price_series(eic=q.area.eic, sequence=sequence, periods=(period,)))
     return [s for day in range(len(days)) for s in by_day[day]]
 
 
@@ -251,12 +266,16 @@ def _extremes(blocks: Callable[[datetime, datetime, str], list[Interval]], step_
         starts, ends = (np.concatenate(parts) for parts in zip(*steps, strict=True))
         low, high = values.load_extremes(q.area, starts, ends, q.endpoint.name)
         splits = np.cumsum([s.size for s, _ in steps])[:-1]
+        first_days = np.array([day_number(a, q.area.tz) for a, _ in chosen], dtype=np.int64)
+        short = short_blocks(q.habits, q.endpoint.name, q.area, first_days)
         out = []
-        for block, block_low, block_high in zip(
-            chosen, np.split(low, splits), np.split(high, splits), strict=True
+        for block, (block_starts, _), is_short, block_low, block_high in zip(
+            chosen, steps, short, np.split(low, splits), np.split(high, splits), strict=True
         ):
+            # A short block declares its end at the start of its last step but keeps all Points.
+            end = int(block_starts[-1]) if is_short else to_minutes(block[1])
             for business_type, numbers in (("A60", block_low), ("A61", block_high)):
-                period = Period(to_minutes(block[0]), to_minutes(block[1]), resolution, numbers)
+                period = Period(to_minutes(block[0]), end, resolution, numbers)
                 out.append(
                     gl_series(
                         business_type=business_type,

@@ -7,8 +7,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH_DATE = EPOCH.date()
 
 Interval = tuple[datetime, datetime]
 
@@ -28,6 +30,17 @@ def local_midnight(day: date, tz: str) -> datetime:
 
 def local_date(moment: datetime, tz: str) -> date:
     return moment.astimezone(ZoneInfo(tz)).date()
+
+
+def day_number(day_start: datetime, tz: str) -> int:
+    """The local day that starts at ``day_start``, as days since 1970-01-01 (``series.LocalTime.day``)."""
+    return (local_date(day_start, tz) - EPOCH_DATE).days
+
+
+def local_midnights(day_numbers: np.ndarray, tz: str) -> np.ndarray:
+    """Epoch minutes of the starts of local days given as days since 1970-01-01 (vectorised)."""
+    dates = pd.DatetimeIndex(np.asarray(day_numbers, dtype=np.int64).astype("datetime64[D]"))
+    return dates.tz_localize(tz).tz_convert("UTC").as_unit("s").asi8 // 60
 
 
 def mtu_starts(start: datetime, end: datetime, step_minutes: int) -> np.ndarray:
@@ -105,6 +118,23 @@ def calendar_steps(block: Interval, tz: str, days: int) -> tuple[np.ndarray, np.
         starts.append(to_minutes(step_start))
         ends.append(to_minutes(local_midnight(day, tz)))
     return np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+
+
+# Calendar resolutions stepped in local time, as days per step (P1Y: by calendar year instead).
+_CALENDAR_DAYS = {"P1D": 1, "P7D": 7}
+
+
+def step_starts(start: int, count: int, resolution: str, tz: str) -> np.ndarray:
+    """Epoch minutes of the first ``count`` steps of a Period that starts at ``start`` (epoch
+    minutes): exact minutes for PTnM, local-calendar steps for P1D, P7D and P1Y."""
+    if resolution.startswith("PT") and resolution.endswith("M"):
+        return start + int(resolution[2:-1]) * np.arange(count, dtype=np.int64)
+    first = local_date(from_minutes(start), tz)
+    if resolution == "P1Y":
+        days = [date(first.year + n, 1, 1) for n in range(count)]
+    else:
+        days = [first + timedelta(days=_CALENDAR_DAYS[resolution] * n) for n in range(count)]
+    return np.array([to_minutes(local_midnight(day, tz)) for day in days], dtype=np.int64)
 
 
 def day_ahead_horizon(now: datetime, tz: str) -> datetime:

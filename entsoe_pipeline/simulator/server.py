@@ -1,5 +1,6 @@
 """The simulator's HTTP server: GET /api like the platform, with its token check, rate-limit ban and
-injectable faults (503s, latency, truncated or non-XML bodies), in a background thread."""
+injectable faults (503s, latency, truncated or non-XML bodies), in a background thread; and, for
+tests, the record of what it publishes (``published``, ``revisions``)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+import pandas as pd
+
 from entsoe_pipeline import catalog
 
+from . import truth
 from .api import Answer, answer
 from .config import FAULTS, SimulatorConfig, validate_rate
 
@@ -143,6 +147,32 @@ class SimulatorServer:
             self._recent.clear()
             self._banned_until.clear()
 
+    def published(
+        self,
+        endpoint: catalog.Endpoint | str,
+        area: catalog.Area | str,
+        start: datetime,
+        end: datetime,
+        *,
+        as_of: datetime | None = None,
+    ) -> pd.DataFrame:
+        """The points this server serves for a request of [start, end) at ``as_of`` (default: its
+        clock), one row per point (see ``truth.published``)."""
+        return truth.published(self.config, endpoint, area, start, end, as_of=as_of)
+
+    def revisions(
+        self,
+        endpoint: catalog.Endpoint | str,
+        area: catalog.Area | str,
+        start: datetime,
+        end: datetime,
+        *,
+        as_of: datetime | None = None,
+    ) -> pd.DataFrame:
+        """The points of [start, end) whose served value was revised at or before ``as_of``, with
+        their first value and revision time (see ``truth.revisions``)."""
+        return truth.revisions(self.config, endpoint, area, start, end, as_of=as_of)
+
     def set_faults(self, **faults: float) -> None:
         """Change faults at run time, e.g. ``set_faults(error_rate=0.5, latency_seconds=0.1)``."""
         unknown = set(faults) - set(FAULTS)
@@ -180,7 +210,11 @@ class SimulatorServer:
         if self._draw(config.error_rate):
             return 503, "text/html", MAINTENANCE
         result: Answer = answer(
-            params, now=config.current_time(), no_data=config.no_data, span_limits=config.span_limits
+            params,
+            now=config.current_time(),
+            no_data=config.no_data,
+            span_limits=config.span_limits,
+            habits=config.habits(),
         )
         if result.has_data:
             if self._draw(config.malformed_rate):
