@@ -115,7 +115,7 @@ def main() -> None:
     for doc in documents:
         try:
             doc.points = len(parse_document(doc.body, source=doc.name))
-        except EntsoeError as exc:  # a fixture the parser refuses on purpose (see test_parser.py)
+        except EntsoeError as exc:  # an acknowledgement fixture: an answer without points
             print(f"{doc.name[:58]:58} refused: {str(exc)[:80]}")
             continue
         doc.seconds["parse"] = best_of(partial(parse_document, doc.body, source=doc.name), args.repeat)

@@ -1,7 +1,8 @@
 """The ENTSO-E Transparency Platform layer: the HTTP client and the response parser.
 
 ``EntsoeClient.fetch`` gets a window in API-sized requests; ``parse_document`` turns a response body
-into one row per point; the errors below are what they raise.
+into one row per point; the errors below are what they raise, and a ``DocumentProblem`` is what a
+document contradicted without being refused (a Period dropped in part or whole).
 """
 
 from .chunking import split_window
@@ -19,6 +20,7 @@ from .errors import (
 )
 from .parser import parse_document
 from .point_frame import COLUMNS
+from .problems import DocumentProblem
 from .rate_limit import RateLimiter, shared_limiter
 from .xml_safety import MAX_DOCUMENT_BYTES
 
@@ -28,6 +30,7 @@ __all__ = [
     "MAX_DOCUMENT_BYTES",
     "TOKEN_ENV",
     "ApiError",
+    "DocumentProblem",
     "EntsoeClient",
     "EntsoeError",
     "FetchResult",

@@ -20,7 +20,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 from urllib.parse import quote, urlencode
@@ -44,6 +44,7 @@ from .errors import (
 )
 from .parser import parse_document
 from .point_frame import empty_frame
+from .problems import DocumentProblem, points_dropped
 from .rate_limit import RateLimiter, shared_limiter
 
 logger = logging.getLogger(__name__)
@@ -104,6 +105,16 @@ class FetchResult:
     windows: tuple[tuple[datetime, datetime], ...]
     #: The chunks ENTSO-E answered with "no matching data".
     empty_windows: tuple[tuple[datetime, datetime], ...]
+    #: What the answers contradicted and what it cost (Periods dropped in part or whole), in order.
+    problems: tuple[DocumentProblem, ...] = ()
+    #: Values each answer held twice for one series and time (the later one kept), summed over
+    #: answers; the overlap of neighbouring answers is not counted.
+    duplicates: int = 0
+
+    @property
+    def points_dropped(self) -> int:
+        """Points the answers carried that are not in ``points`` because of ``problems``."""
+        return points_dropped(self.problems)
 
 
 @dataclass
@@ -220,6 +231,8 @@ class EntsoeClient:
         frames: list[pd.DataFrame] = []
         windows: list[tuple[datetime, datetime]] = []
         empty: list[tuple[datetime, datetime]] = []
+        problems: list[DocumentProblem] = []
+        duplicates = 0
         while pending:
             chunk_start, chunk_end = pending.popleft()
             try:
@@ -243,13 +256,19 @@ class EntsoeClient:
                 )
                 pending = deque(split_window(chunk_start, end, span))
                 continue
-            frames.append(parse_document(body, source=self._describe(ep, ar, chunk_start, chunk_end)))
+            frame = parse_document(body, source=self._describe(ep, ar, chunk_start, chunk_end))
+            # The source is redacted already; the sentences quote the document, which is the server's.
+            problems += (replace(p, what=self._redact(p.what)) for p in frame.attrs["problems"])
+            duplicates += frame.attrs["duplicates"]
+            frames.append(frame)
             windows.append((chunk_start, chunk_end))
         return FetchResult(
             points=_merge(frames, start, end),
             requests=counter[0],
             windows=tuple(windows),
             empty_windows=tuple(empty),
+            problems=tuple(problems),
+            duplicates=duplicates,
         )
 
     def fetch_document(

@@ -5,6 +5,9 @@ UTC. Calendar resolutions (P1D, P7D, P1M, P1Y) are steps of the area's *local* c
 at local midnight, 22:00Z or 23:00Z for CET), so they are stepped in local time and converted to
 UTC: the P7D week across the October DST change lasts 169 h
 (fixture load_monthahead_A65-A32_CZ_2016_P7D_pj.xml).
+
+A Period need not be a whole number of steps: the grid says whether it is, and how many steps start
+before its end. What to make of Points beyond that is the caller's rule (placement.py).
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ MAX_CALENDAR_POSITIONS = 10_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NS_PER_SECOND = 1_000_000_000
 # Times are int64 nanoseconds (pandas datetime64[ns]): about 1677-09-21 to 2262-04-11.
-_MIN_NS = -(2**63) + 1  # -2**63 is NaT
-_MAX_NS = 2**63 - 1
+MIN_NS = -(2**63) + 1  # -2**63 is NaT
+MAX_NS = 2**63 - 1
 
 _DURATION = re.compile(
     r"P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -101,15 +104,25 @@ def to_ns(value: datetime) -> int:
 
 @dataclass(frozen=True)
 class PeriodGrid:
-    """The N positions of one Period: position p starts at ``starts_ns[p - 1]``."""
+    """The positions of one Period: position p starts at ``starts(p)``.
+
+    ``count`` steps start before the Period end; ``exact`` says whether the last of them ends
+    exactly there. ``limit`` is the highest position that has a start time: ``count``, or for an
+    exact calendar grid ``count + 1``, whose step begins at the Period end.
+    """
 
     count: int
+    exact: bool
     start_ns: int
     step_ns: int  # 0 for calendar resolutions, whose steps vary in length
-    boundaries_ns: np.ndarray | None  # calendar resolutions: N + 1 boundaries, the last = Period end
+    boundaries_ns: np.ndarray | None  # calendar resolutions: count + 1 boundaries (the last >= end)
+
+    @property
+    def limit(self) -> int:
+        return self.count + 1 if self.exact and self.boundaries_ns is not None else self.count
 
     def starts(self, positions: np.ndarray) -> np.ndarray:
-        """Start (ns since epoch, UTC) of each 1-based position; positions must lie in 1..N."""
+        """Start (ns since epoch, UTC) of each 1-based position; positions must lie in 1..limit."""
         if self.boundaries_ns is None:
             return self.start_ns + (positions - 1) * self.step_ns
         return self.boundaries_ns[positions - 1]
@@ -120,34 +133,33 @@ class PeriodGrid:
 def period_grid(start: datetime, end: datetime, resolution: Resolution, tz: ZoneInfo) -> PeriodGrid:
     """Positions of a Period [start, end) at ``resolution``; ``tz`` is the area's zone.
 
-    Raises DurationError when the interval is not a whole number of steps (the Nth step must end
-    exactly at the Period end) or would hold more than MAX_PERIOD_POSITIONS positions.
+    Raises DurationError when the end is not after the start, the Period lies outside the
+    nanosecond range, or it would hold more than MAX_PERIOD_POSITIONS positions. An interval that
+    is not a whole number of steps is no error here: ``exact`` is False and ``count`` is the number
+    of steps that start before the end.
     """
     if end <= start:
         raise DurationError(
             f"Period end {end:%Y-%m-%dT%H:%MZ} is not after its start {start:%Y-%m-%dT%H:%MZ}"
         )
     start_ns, end_ns = to_ns(start), to_ns(end)
-    if start_ns < _MIN_NS or end_ns > _MAX_NS:
+    if start_ns < MIN_NS or end_ns > MAX_NS:
         raise DurationError(f"Period {start:%Y-%m-%dT%H:%MZ}/{end:%Y-%m-%dT%H:%MZ} lies outside 1678-2261")
     if not resolution.is_calendar:
         step_ns = resolution.seconds * _NS_PER_SECOND
         count, rest = divmod(end_ns - start_ns, step_ns)
-        if rest:
-            raise DurationError(
-                f"Period {start:%Y-%m-%dT%H:%MZ}/{end:%Y-%m-%dT%H:%MZ} is not a whole number of "
-                f"{resolution.normalised} steps"
-            )
+        count += 1 if rest else 0  # the step that starts before the end but runs past it
         _check_count(count, start, end, resolution)
-        return PeriodGrid(count, start_ns, step_ns, None)
+        return PeriodGrid(count, not rest, start_ns, step_ns, None)
     boundaries = np.array([to_ns(b) for b in _calendar_boundaries(start, end, resolution, tz)], np.int64)
     boundaries.flags.writeable = False  # shared through the cache
-    return PeriodGrid(len(boundaries) - 1, start_ns, 0, boundaries)
+    return PeriodGrid(len(boundaries) - 1, bool(boundaries[-1] == end_ns), start_ns, 0, boundaries)
 
 
 def _calendar_boundaries(
     start: datetime, end: datetime, resolution: Resolution, tz: ZoneInfo
 ) -> list[datetime]:
+    """Step boundaries from ``start`` until the first at or after ``end``."""
     # Step k is computed from the start (not from step k-1) so that month ends do not drift.
     wall_start = start.astimezone(tz).replace(tzinfo=None)
     # Bound the number of steps before looping, so a forged interval fails fast. A local step is
@@ -160,12 +172,6 @@ def _calendar_boundaries(
         k += 1
         wall = _add_months(wall_start, k * resolution.months) + timedelta(days=k * resolution.days)
         boundaries.append(wall.replace(tzinfo=tz).astimezone(UTC))
-    if boundaries[-1] != end:
-        raise DurationError(
-            f"Period {start:%Y-%m-%dT%H:%MZ}/{end:%Y-%m-%dT%H:%MZ} is not a whole number of "
-            f"{resolution.normalised} steps in local time {tz.key} (step {k} ends "
-            f"{boundaries[-1]:%Y-%m-%dT%H:%MZ})"
-        )
     return boundaries
 
 

@@ -3,13 +3,14 @@
 Reads GL_MarketDocument (load, generation, forecasts) and Publication_MarketDocument (prices),
 raises the typed error of an Acknowledgement_MarketDocument, and concatenates the documents of a
 ZIP body. Elements are found by local name whatever the namespace version (A44 7:0 and 7:3 both
-occur). The Points of a Period are read in bulk into numpy arrays (see points.py).
+occur). The Points of a Period are read in bulk into numpy arrays (see points.py) and placed on the
+Period's time grid (placement.py): a Period that contradicts itself costs its own points, reported
+as DocumentProblems, never the whole document's.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -19,11 +20,13 @@ from lxml import etree
 from entsoe_pipeline import catalog
 
 from . import acknowledgement
-from .curves import FIXED_BLOCKS, CurveError, decode_curve
-from .durations import DurationError, PeriodGrid, Resolution, parse_resolution, parse_utc, period_grid
+from .curves import FIXED_BLOCKS
+from .durations import MAX_NS, MIN_NS, DurationError, parse_utc, to_ns
 from .errors import MalformedDocument
-from .point_frame import PointFrameBuilder, SeriesKey
-from .points import PointError, PointReader, point_reader
+from .placement import PeriodTags, SeriesContext, period_tags, place_period
+from .placement import text_of as _text
+from .point_frame import NOT_A_TIME, PointFrameBuilder, SeriesKey
+from .problems import DocumentProblem, points_dropped
 from .xml_safety import MAX_DOCUMENT_BYTES, is_zip, parse_xml, unzip_members
 
 GL_ROOT = "GL_MarketDocument"
@@ -35,11 +38,11 @@ DATA_ROOTS = (GL_ROOT, PUBLICATION_ROOT)
 # both for B10). In load documents (A65, A70) outBiddingZone_Domain is the normal direction.
 GENERATION_DOCUMENT_TYPES = frozenset({"A68", "A69", "A71", "A72", "A73", "A74", "A75"})
 CONSUMPTION = "consumption"
-
-# Day boundaries of an area missing from the catalogue: CET is the most common zone, and EU zones
-# change DST at the same instant, so their local midnights keep a fixed offset from Brussels'.
-FALLBACK_TZ = ZoneInfo("Europe/Brussels")
-_UTC_TZ = ZoneInfo("UTC")
+# Per-unit items (A73, actual generation per generation unit): each TimeSeries is one unit, named in
+# MktPSRType/PowerSystemResources/mRID. Keying by registeredResource.mRID alone let the units of one
+# A73 answer overwrite each other (480 points in, 168 out).
+PER_UNIT_DOCUMENT_TYPES = frozenset({"A73"})
+_UNIT_MRID = "PowerSystemResources.mRID"  # our name for MktPSRType/PowerSystemResources/mRID
 
 _DEFAULT_CONTRACT = "A01"  # day-ahead; A07 = intraday auctions (ES IDA1/2/3)
 _DEFAULT_SEQUENCE = "1"  # DE_LU/AT: 1 = SDAC, 2 = EXAA
@@ -55,29 +58,39 @@ def parse_document(
     than ``max_bytes`` are refused.
 
     Raises NoMatchingData, SpanTooLong or InvalidRequest for an Acknowledgement_MarketDocument and
-    MalformedDocument for anything unreadable. ``DataFrame.attrs`` holds document_type,
-    process_type, namespace, created, root, time_interval and duplicates (values dropped because a
-    later one had the same series key and time).
+    MalformedDocument for a body that is not a readable document (not XML, unknown root, DTD,
+    size limits, a broken ZIP, a TimeSeries without area, a per-unit TimeSeries without unit). A
+    Period that cannot be placed, or only in part, is not an error: what it cost is a
+    DocumentProblem.
+
+    ``DataFrame.attrs`` holds document_type, process_type, namespace, created, root,
+    time_interval, duplicates (values dropped because a later one had the same series key and
+    time), problems (a tuple of DocumentProblem) and points_dropped (the points they cost).
     """
     where = source or "ENTSO-E response"
     if isinstance(content, str):  # a decoded body may have lost its declared encoding
         raise TypeError(f"{where}: parse_document reads the raw body as bytes (response.content), not text")
     content = bytes(content) if not isinstance(content, bytes) else content
     builder = PointFrameBuilder()
+    problems: list[DocumentProblem] = []
     if is_zip(content):
-        attrs = _parse_zip(content, where, max_bytes, builder)
+        attrs = _parse_zip(content, where, max_bytes, builder, problems)
     else:
         root = parse_xml(content, where, max_bytes)
         if _local_name(root.tag) == acknowledgement.ROOT:
             raise acknowledgement.acknowledgement_error(root, where)
-        attrs = _parse_data_document(root, where, builder)
+        attrs = _parse_data_document(root, where, builder, problems)
     frame = builder.build()
     frame.attrs.update(attrs)
     frame.attrs["duplicates"] = builder.duplicates
+    frame.attrs["problems"] = tuple(problems)
+    frame.attrs["points_dropped"] = points_dropped(problems)
     return frame
 
 
-def _parse_zip(content: bytes, where: str, max_bytes: int, builder: PointFrameBuilder) -> dict[str, object]:
+def _parse_zip(
+    content: bytes, where: str, max_bytes: int, builder: PointFrameBuilder, problems: list[DocumentProblem]
+) -> dict[str, object]:
     """Concatenate every document of a ZIP body; an Acknowledgement member counts as no data, and a
     ZIP of nothing but Acknowledgements raises the first one's error, as a plain answer would."""
     attrs: dict[str, object] = {}
@@ -91,7 +104,7 @@ def _parse_zip(content: bytes, where: str, max_bytes: int, builder: PointFrameBu
             acknowledged += 1
             first_ack = first_ack or (root, member_where)
             continue
-        member_attrs = _parse_data_document(root, member_where, builder)
+        member_attrs = _parse_data_document(root, member_where, builder, problems)
         attrs = attrs or member_attrs  # the header of the first data document describes the frame
     if first_ack is not None and acknowledged == len(members):
         raise acknowledgement.acknowledgement_error(*first_ack)
@@ -120,21 +133,34 @@ class _Document:
         return self.header.get("type", "")
 
 
-def _parse_data_document(root: etree._Element, where: str, builder: PointFrameBuilder) -> dict[str, object]:
+def _parse_data_document(
+    root: etree._Element, where: str, builder: PointFrameBuilder, problems: list[DocumentProblem]
+) -> dict[str, object]:
     document = _read_header(root, where)
     mrid = document.header.get("mRID", "")
     revision = _revision(document.header.get("revisionNumber", ""), where)
-    tags = _period_tags(document.namespace)
+    created = document.header.get("createdDateTime", "")
+    source = _Source(mrid, revision, _created_ns(created))
+    tags = period_tags(document.namespace)
     for series in document.series:
-        _parse_series(series, document, tags, builder, mrid, revision)
+        _parse_series(series, document, tags, builder, source, problems)
     return {
         "document_type": document.document_type,
         "process_type": document.header.get("process.processType", ""),
         "namespace": document.namespace,
-        "created": document.header.get("createdDateTime", ""),
+        "created": created,
         "root": document.root,
         "time_interval": document.time_interval,
     }
+
+
+@dataclass(frozen=True)
+class _Source:
+    """The document a point comes from: its mRID, revision and createdDateTime (ns, UTC)."""
+
+    mrid: str
+    revision: int
+    created_ns: int
 
 
 def _read_header(root: etree._Element, where: str) -> _Document:
@@ -160,10 +186,10 @@ def _read_header(root: etree._Element, where: str) -> _Document:
 def _parse_series(
     series: etree._Element,
     document: _Document,
-    tags: _PeriodTags,
+    tags: PeriodTags,
     builder: PointFrameBuilder,
-    mrid: str,
-    revision: int,
+    source: _Source,
+    problems: list[DocumentProblem],
 ) -> None:
     fields: dict[str, str] = {}
     periods: list[etree._Element] = []
@@ -172,19 +198,34 @@ def _parse_series(
         if name == "Period":
             periods.append(child)
         elif name == "MktPSRType":
-            psr = child.find("{*}psrType")
-            fields["psrType"] = _text(psr) if psr is not None else ""
+            _read_psr(child, fields)
         elif name:
             fields.setdefault(name, _text(child))
     where = f"{document.where}: TimeSeries {fields.get('mRID', '?')} (line {series.sourceline})"
     key = _series_key(fields, document, where)
-    series_id = builder.series_id(key, mrid, revision)
-    curve_type = fields.get("curveType") or FIXED_BLOCKS  # old documents may omit it; A01 was the rule
-    tz = _area_tz(key.area)
+    series_id = builder.series_id(key, source.mrid, source.revision, source.created_ns)
+    context = SeriesContext(
+        where,
+        (key.business_type, key.psr_type, key.variant, key.area),
+        fields.get("curveType") or FIXED_BLOCKS,  # old documents may omit it; A01 was the rule
+        _area_tz(key.area),
+    )
     for period in periods:
-        _parse_period(
-            period, tags, builder, series_id, curve_type, tz, f"{where} Period (line {period.sourceline})"
-        )
+        placed = place_period(period, tags, context, problems)
+        if placed is not None:
+            builder.duplicates += placed.duplicates
+            builder.add(series_id, placed.resolution, placed.times_ns, placed.values)
+
+
+def _read_psr(psr: etree._Element, fields: dict[str, str]) -> None:
+    """MktPSRType: the psrType, and the generation unit's mRID where it names one (A73)."""
+    for child in psr:  # a walk over two or three children beats find() with a path
+        name = _local_name(child.tag)
+        if name == "psrType":
+            fields["psrType"] = _text(child)
+        elif name == "PowerSystemResources":
+            unit = next((c for c in child if _local_name(c.tag) == "mRID"), None)
+            fields[_UNIT_MRID] = _text(unit)
 
 
 def _series_key(fields: dict[str, str], document: _Document, where: str) -> SeriesKey:
@@ -211,75 +252,20 @@ def _series_key(fields: dict[str, str], document: _Document, where: str) -> Seri
             variant.append(CONSUMPTION)
         area = (inbound or outbound) if generation else (outbound or inbound)
         unit = fields.get("quantity_Measure_Unit.name", "")
-        resource = fields.get("registeredResource.mRID", "")
-        if resource:  # per-unit items (A73): one series per production unit
+        # Per-unit items (A73): one series per generation unit; the plant's registeredResource.mRID
+        # only where no unit is named.
+        resource = fields.get(_UNIT_MRID) or fields.get("registeredResource.mRID", "")
+        if resource:
             variant.append(f"resource={resource}")
+        elif document.document_type in PER_UNIT_DOCUMENT_TYPES:
+            raise MalformedDocument(
+                f"{where}: no generation unit named (neither MktPSRType/PowerSystemResources/mRID nor "
+                f"registeredResource.mRID); in an {document.document_type} answer only the unit keeps "
+                "one unit's points from overwriting another's, so the document is refused, not merged"
+            )
     if not area:
         raise MalformedDocument(f"{where}: no bidding zone or domain mRID")
     return SeriesKey(fields.get("businessType", ""), fields.get("psrType", ""), ",".join(variant), area, unit)
-
-
-def _parse_period(
-    period: etree._Element,
-    tags: _PeriodTags,
-    builder: PointFrameBuilder,
-    series_id: int,
-    curve_type: str,
-    tz: ZoneInfo | None,
-    where: str,
-) -> None:
-    start_text = end_text = resolution_text = ""
-    interval = period.find(tags.time_interval)
-    if interval is not None:
-        start_text, end_text = _text(interval.find(tags.start)), _text(interval.find(tags.end))
-    resolution_text = _text(period.find(tags.resolution))
-    if not (start_text and end_text and resolution_text):
-        raise MalformedDocument(f"{where}: timeInterval start/end or resolution missing")
-    try:
-        resolution = parse_resolution(resolution_text)
-        grid = _grid(parse_utc(start_text), parse_utc(end_text), resolution, tz)
-    except DurationError as exc:
-        raise MalformedDocument(f"{where}: {exc}") from None
-    try:
-        positions, values, ordered = tags.points.read(period)
-        curve = decode_curve(positions, values, grid.count, curve_type, ordered=ordered)
-    except (PointError, CurveError) as exc:
-        raise MalformedDocument(f"{where}: {exc}") from None
-    builder.duplicates += curve.duplicates
-    builder.add(series_id, resolution.normalised, grid.starts(curve.positions), curve.values)
-
-
-def _grid(start: datetime, end: datetime, resolution: Resolution, tz: ZoneInfo | None) -> PeriodGrid:
-    if tz is not None:
-        return period_grid(start, end, resolution, tz)
-    # Area not in the catalogue: try CET day boundaries, then UTC ones.
-    try:
-        return period_grid(start, end, resolution, FALLBACK_TZ)
-    except DurationError:
-        if not resolution.is_calendar:
-            raise
-        return period_grid(start, end, resolution, _UTC_TZ)
-
-
-@dataclass(frozen=True)
-class _PeriodTags:
-    """Qualified tag names of a Period's children in one namespace."""
-
-    time_interval: str
-    start: str
-    end: str
-    resolution: str
-    points: PointReader
-
-
-@lru_cache(maxsize=32)
-def _period_tags(namespace: str) -> _PeriodTags:
-    def tag(name: str) -> str:
-        return f"{{{namespace}}}{name}" if namespace else name
-
-    return _PeriodTags(
-        tag("timeInterval"), tag("start"), tag("end"), tag("resolution"), point_reader(namespace)
-    )
 
 
 @lru_cache(maxsize=256)
@@ -289,6 +275,18 @@ def _area_tz(eic: str) -> ZoneInfo | None:
         return ZoneInfo(catalog.area(eic).tz)
     except KeyError:
         return None
+
+
+def _created_ns(text: str) -> int:
+    """createdDateTime as ns since epoch (UTC); NOT_A_TIME when absent or unreadable: the vintage
+    is information about the points, not a reason to refuse them."""
+    if not text:
+        return NOT_A_TIME
+    try:
+        created = to_ns(parse_utc(text))
+    except DurationError:
+        return NOT_A_TIME
+    return created if MIN_NS <= created <= MAX_NS else NOT_A_TIME
 
 
 def _revision(text: str, where: str) -> int:
@@ -320,9 +318,3 @@ def _local_name(tag: object) -> str:
         if len(_LOCAL_NAMES) < 4096:  # tags come from untrusted documents: keep the cache bounded
             _LOCAL_NAMES[tag] = name
     return name
-
-
-def _text(element: etree._Element | None) -> str:
-    if element is None or element.text is None:
-        return ""
-    return element.text.strip()

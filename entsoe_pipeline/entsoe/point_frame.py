@@ -2,7 +2,8 @@
 
 Columns (names, order and dtypes are the public contract of ``parse_document``):
 time (datetime64[ns, UTC], start of the point's interval), value (float64), resolution,
-business_type, psr_type, variant, area, unit, document_mrid (str) and revision (int64).
+business_type, psr_type, variant, area, unit, document_mrid (str), revision (int64) and
+document_created (datetime64[ns, UTC]: the document's createdDateTime, NaT when the header lacks it).
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ COLUMNS = (
     "unit",
     "document_mrid",
     "revision",
+    "document_created",
 )
 _TEXT_COLUMNS = ("resolution", "business_type", "psr_type", "variant", "area", "unit", "document_mrid")
 # Resolved once: looking a dtype up by name costs more than building a small column.
 _TEXT_DTYPE: Any = pd.api.types.pandas_dtype("str")  # StringDtype under pandas 3
+#: The int64 that datetime64 reads as NaT: a document_created that is unknown.
+NOT_A_TIME = int(np.iinfo(np.int64).min)
 
 
 class SeriesKey(NamedTuple):
@@ -43,11 +47,12 @@ class PointFrameBuilder:
     """Collects the decoded Periods of one or more documents, then builds the table once.
 
     Series with equal key are concatenated; of two values for the same key and time the later one
-    in document order is kept, and ``duplicates`` counts the values dropped.
+    in document order is kept, and ``duplicates`` counts the values dropped. A series is one input
+    per (key, document mRID, revision, createdDateTime), so each row keeps its own document's.
     """
 
     def __init__(self) -> None:
-        self._series: dict[tuple[SeriesKey, str, int], int] = {}
+        self._series: dict[tuple[SeriesKey, str, int, int], int] = {}
         self._resolutions: dict[str, int] = {}
         self._series_ids: list[int] = []
         self._resolution_ids: list[int] = []
@@ -56,8 +61,11 @@ class PointFrameBuilder:
         self._values: list[np.ndarray] = []
         self.duplicates = 0
 
-    def series_id(self, key: SeriesKey, document_mrid: str, revision: int) -> int:
-        return self._series.setdefault((key, document_mrid, revision), len(self._series))
+    def series_id(
+        self, key: SeriesKey, document_mrid: str, revision: int, created_ns: int = NOT_A_TIME
+    ) -> int:
+        """The id of a series of one document; ``created_ns`` is its createdDateTime (ns, UTC)."""
+        return self._series.setdefault((key, document_mrid, revision, created_ns), len(self._series))
 
     def add(self, series_id: int, resolution: str, times_ns: np.ndarray, values: np.ndarray) -> None:
         """One Period's points: start times (int64 ns since epoch, UTC) and values, in position order."""
@@ -114,7 +122,8 @@ class PointFrameBuilder:
         text = {name: table.take(row_series) for name, table in by_series.items()}
         text["resolution"] = np.array(list(self._resolutions), dtype=object).take(row_resolution)
         revision = np.array([s[2] for s in series], dtype=np.int64).take(row_series)
-        return _frame(times, values, text, revision)
+        created = np.array([s[3] for s in series], dtype=np.int64).take(row_series)
+        return _frame(times, values, text, revision, created)
 
 
 def _merge_order(rank: np.ndarray, times: np.ndarray) -> np.ndarray | None:
@@ -128,7 +137,11 @@ def _merge_order(rank: np.ndarray, times: np.ndarray) -> np.ndarray | None:
 
 
 def _frame(
-    times: np.ndarray, values: np.ndarray, text: dict[str, np.ndarray], revision: np.ndarray
+    times: np.ndarray,
+    values: np.ndarray,
+    text: dict[str, np.ndarray],
+    revision: np.ndarray,
+    created: np.ndarray,
 ) -> pd.DataFrame:
     columns: dict[str, object] = {
         "time": pd.array(times.view("datetime64[ns]")).tz_localize("UTC"),
@@ -137,12 +150,12 @@ def _frame(
     for name in _TEXT_COLUMNS:
         columns[name] = pd.array(text[name], dtype=_TEXT_DTYPE)
     columns["revision"] = revision
+    columns["document_created"] = pd.array(created.view("datetime64[ns]")).tz_localize("UTC")
     return pd.DataFrame({name: columns[name] for name in COLUMNS}, copy=False)
 
 
 def empty_frame() -> pd.DataFrame:
     """A frame with no rows and the output's columns and dtypes."""
     text = {name: np.array([], dtype=object) for name in _TEXT_COLUMNS}
-    return _frame(
-        np.array([], dtype=np.int64), np.array([], dtype=np.float64), text, np.array([], dtype=np.int64)
-    )
+    no_times = np.array([], dtype=np.int64)
+    return _frame(no_times, np.array([], dtype=np.float64), text, np.array([], dtype=np.int64), no_times)

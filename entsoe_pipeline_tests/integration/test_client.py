@@ -76,6 +76,8 @@ def test_one_day_of_actual_load_comes_in_one_request(make_simulator, area, point
     assert result.requests == sim.request_count == sim.count("actual_load", area) == 1
     assert result.windows == (DAY,)
     assert result.empty_windows == ()
+    assert (result.problems, result.duplicates) == ((), 0)
+    assert result.points["document_created"].notna().all()  # the simulator's createdDateTime
 
 
 def test_the_session_simulator_runs_on_the_real_clock(simulator):

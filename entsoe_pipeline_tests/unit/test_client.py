@@ -1,4 +1,5 @@
-"""entsoe_pipeline/entsoe/client.py without a server: redaction, wait times, request formatting."""
+"""entsoe_pipeline/entsoe/client.py without a server: redaction, wait times, request formatting, and
+what fetch gathers from the answers of a session that replays bodies."""
 
 from __future__ import annotations
 
@@ -94,3 +95,77 @@ def test_backoff_waits_grow_but_stay_under_the_cap():
         waits = [client._wait(_Retry("503", Unavailable), attempt) for _ in range(200)]
         assert all(0 <= w <= min(8.0, 2**attempt) for w in waits)
     assert client._wait(_Retry("429", Unavailable, wait=30.0), 0) >= 30.0
+
+
+# --- what the answers contradicted -----------------------------------------------------------------
+
+FR = "10YFR-RTE------C"
+
+
+class _AnswerEach(requests.Session):
+    """A session that answers the n-th GET with the n-th body (HTTP 200), and records the params."""
+
+    def __init__(self, *bodies: bytes) -> None:
+        super().__init__()
+        self.bodies = list(bodies)
+        self.params: list[dict[str, str]] = []
+
+    def get(self, url, params=None, **kwargs):  # type: ignore[override]
+        self.params.append(params)
+        response = requests.Response()
+        response.status_code = 200
+        response._content = self.bodies.pop(0)
+        return response
+
+
+def _load_document(*periods: str) -> bytes:
+    return (
+        '<GL_MarketDocument xmlns="urn:iec62325.351:tc57wg16:451-6:generationloaddocument:3:0">'
+        "<mRID>d</mRID><revisionNumber>1</revisionNumber><type>A65</type>"
+        "<process.processType>A16</process.processType><createdDateTime>2025-02-01T08:00:00Z</createdDateTime>"
+        "<TimeSeries><mRID>1</mRID><businessType>A04</businessType>"
+        f'<outBiddingZone_Domain.mRID codingScheme="A01">{FR}</outBiddingZone_Domain.mRID>'
+        "<quantity_Measure_Unit.name>MAW</quantity_Measure_Unit.name>"
+        f"<curveType>A01</curveType>{''.join(periods)}</TimeSeries></GL_MarketDocument>"
+    ).encode()
+
+
+def _period(start: str, end: str, values: list[tuple[int, object]]) -> str:
+    points = "".join(f"<Point><position>{p}</position><quantity>{v}</quantity></Point>" for p, v in values)
+    return (
+        f"<Period><timeInterval><start>{start}</start><end>{end}</end></timeInterval>"
+        f"<resolution>PT60M</resolution>{points}</Period>"
+    )
+
+
+def test_fetch_gathers_the_problems_and_duplicates_of_every_request():
+    hours_25 = [(p, 10) for p in range(1, 26)] + [(1, 11)]  # one hour too many, position 1 twice
+    first = _load_document(_period("2025-01-01T00:00Z", "2025-01-02T00:00Z", hours_25))
+    second = _load_document(
+        _period("2025-01-30T00:00Z", "2025-01-30T02:00Z", [(1, "NaN"), (2, 2)]),
+        # A value quoting the token, as a server echo might: the sentence quoting it is redacted.
+        _period("2025-01-30T02:00Z", "2025-01-30T03:00Z", [(1, TOKEN)]),
+    )
+    session = _AnswerEach(first, second)
+    with _client(session=session) as client:
+        result = client.fetch(
+            "actual_load", "FR", datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 31, tzinfo=UTC)
+        )
+    assert [p["periodStart"] for p in session.params] == ["202501010000", "202501290000"]  # 28 + 2 days
+    assert len(result.points) == 24 + 1
+    assert [(p.series, p.dropped) for p in result.problems] == [(("A04", "", "", FR), 1)] * 3
+    assert "2025-01-01T00:00Z to 2025-01-29T00:00Z" in result.problems[0].where
+    assert "2025-01-29T00:00Z to 2025-01-31T00:00Z" in result.problems[2].where
+    assert "value NaN at position 1" in result.problems[1].what
+    assert result.points_dropped == 3 and result.duplicates == 1
+    assert TOKEN not in " ".join(str(p) for p in result.problems) and REDACTED in result.problems[2].what
+    assert set(result.points.document_created) == {datetime(2025, 2, 1, 8, tzinfo=UTC)}
+
+
+def test_a_fetch_without_contradictions_reports_none():
+    body = _load_document(_period("2025-01-01T00:00Z", "2025-01-01T02:00Z", [(1, 1), (2, 2)]))
+    with _client(session=_AnswerEach(body)) as client:
+        result = client.fetch(
+            "actual_load", "FR", datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 2, tzinfo=UTC)
+        )
+    assert (result.problems, result.duplicates, result.points_dropped) == ((), 0, 0)

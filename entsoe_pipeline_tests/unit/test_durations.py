@@ -79,13 +79,21 @@ def test_to_ns_is_exact():
 
 def test_sub_daily_grid_counts_exact_steps():
     grid = period_grid(utc("2024-03-30T23:00Z"), utc("2024-03-31T22:00Z"), parse_resolution("PT15M"), PRAGUE)
-    assert grid.count == 92
+    assert (grid.count, grid.exact, grid.limit) == (92, True, 92)
     assert iso_ns(grid.starts(np.array([1, 92]))) == ["2024-03-30T23:00Z", "2024-03-31T21:45Z"]
 
 
-def test_sub_daily_grid_that_is_not_whole_steps_is_refused():
-    with pytest.raises(DurationError, match="not a whole number of PT60M steps"):
-        period_grid(utc("2024-01-01T00:00Z"), utc("2024-01-01T01:30Z"), parse_resolution("PT60M"), PRAGUE)
+def test_sub_daily_grid_that_is_not_whole_steps_counts_the_steps_starting_before_the_end():
+    grid = period_grid(utc("2024-01-01T00:00Z"), utc("2024-01-01T01:30Z"), parse_resolution("PT60M"), PRAGUE)
+    assert (grid.count, grid.exact, grid.limit) == (2, False, 2)
+    assert iso_ns(grid.starts(np.array([1, 2]))) == ["2024-01-01T00:00Z", "2024-01-01T01:00Z"]
+
+
+def test_whole_calendar_grid_has_one_position_past_its_end():
+    # The 2015 Periods of load_yearahead_A65-A33_CZ_2015-2016_P7D_pj.xml: 51 local weeks, 52 Points.
+    grid = period_grid(utc("2015-01-04T23:00Z"), utc("2015-12-27T23:00Z"), parse_resolution("P7D"), PRAGUE)
+    assert (grid.count, grid.exact, grid.limit) == (51, True, 52)
+    assert iso_ns(grid.starts(np.array([51, 52]))) == ["2015-12-20T23:00Z", "2015-12-27T23:00Z"]
 
 
 def test_weekly_grid_across_october_dst_has_a_169_hour_week():
@@ -98,10 +106,11 @@ def test_weekly_grid_across_october_dst_has_a_169_hour_week():
 
 
 def test_weekly_grid_in_utc_arithmetic_would_not_end_at_the_period_end():
-    with pytest.raises(DurationError, match="local time UTC"):
-        period_grid(
-            utc("2016-10-02T22:00Z"), utc("2016-11-06T23:00Z"), parse_resolution("P7D"), ZoneInfo("UTC")
-        )
+    grid = period_grid(
+        utc("2016-10-02T22:00Z"), utc("2016-11-06T23:00Z"), parse_resolution("P7D"), ZoneInfo("UTC")
+    )
+    # Five UTC weeks end at 2016-11-06T22:00Z, an hour early: a sixth starts before the end.
+    assert (grid.count, grid.exact, grid.limit) == (6, False, 6)
 
 
 def test_daily_grid_follows_the_area_zone():

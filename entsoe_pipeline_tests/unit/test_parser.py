@@ -71,12 +71,19 @@ def series(
     )
 
 
-def gl(*series_xml: str, document_type: str = "A65", process_type: str = "A16") -> bytes:
+def gl(
+    *series_xml: str,
+    document_type: str = "A65",
+    process_type: str = "A16",
+    created: str | None = "2024-04-01T10:00:00Z",
+) -> bytes:
+    # Without createdDateTime its line stays empty, so the lines of what follows do not move.
+    created_xml = "" if created is None else f"<createdDateTime>{created}</createdDateTime>"
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<GL_MarketDocument xmlns="{GL_NS}">\n'
         f"<mRID>doc-1</mRID><revisionNumber>3</revisionNumber><type>{document_type}</type>\n"
         f"<process.processType>{process_type}</process.processType>\n"
-        f"<createdDateTime>2024-04-01T10:00:00Z</createdDateTime>\n"
+        f"{created_xml}\n"
         f"{''.join(series_xml)}\n</GL_MarketDocument>"
     ).encode()
 
@@ -108,7 +115,8 @@ def iso(series_: pd.Series) -> list[str]:
 # (SE4 329+26, ES 877+35, BE mixed 71+145, DE_LU 237+3). Rows and sums equal entsoe-py 0.8.1's
 # parsers on the same bytes (parse_generation / parse_loads / parse_prices, all series stacked),
 # except load_margin, which entsoe-py's parse_loads drops (it only knows A60/A61); its 2 values
-# (2841 in the http capture + 656) were read off the file. test_parser_reference.py checks every
+# (2841 in the http capture + 656) were read off the file. The year-ahead file keeps its 52nd 2015
+# week, as entsoe-py does (see the year-ahead tests below). test_parser_reference.py checks every
 # row against an independent decoder. Sums use math.fsum, so they do not depend on row order.
 # fmt: off
 FIXTURES = [
@@ -144,6 +152,8 @@ FIXTURES = [
      112, "2015-12-06T23:00Z", "2016-12-25T23:00Z", 875966.0, 2, "P7D", "A65"),
     ("load_weekahead_A65-A31_CZ_2016_P1D_pj.xml",
      742, "2015-12-27T23:00Z", "2016-12-31T23:00Z", 5295714.0, 2, "P1D", "A65"),
+    ("load_yearahead_A65-A33_CZ_2015-2016_P7D_pj.xml",
+     208, "2015-01-04T23:00Z", "2016-12-25T23:00Z", 1608741.0, 2, "P7D", "A65"),
     ("price_A44-A07_ES_20250929_PT15M_IDA123_em.xml",
      912, "2025-09-28T22:00Z", "2025-10-02T21:45Z", 71664.1, 3, "PT15M", "A44"),
     ("price_A44_BE_20241006_PT15M+PT60M_mixed_hass.xml",
@@ -173,6 +183,8 @@ def test_real_document_parses_to_pinned_counts_times_and_sums(
     assert ",".join(sorted(set(frame.resolution))) == resolutions
     assert frame.attrs["document_type"] == doc_type
     assert frame.attrs["duplicates"] == 0
+    assert frame.attrs["points_dropped"] == 0
+    assert len(frame.attrs["problems"]) == (2 if name == YEAR_AHEAD else 0)  # its two 2015 Periods
 
 
 ACKNOWLEDGEMENTS = [
@@ -199,21 +211,50 @@ def test_real_acknowledgement_raises_its_typed_error(name, error, text_start):
 def test_every_fixture_file_has_a_pinned_outcome():
     # A new file in the fixture folder must get its own expectation here.
     folder = fixture_path("MANIFEST.md").parent
-    pinned = {f[0] for f in FIXTURES} | {a[0] for a in ACKNOWLEDGEMENTS} | {YEAR_AHEAD}
+    pinned = {f[0] for f in FIXTURES} | {a[0] for a in ACKNOWLEDGEMENTS}
     assert {p.name for p in folder.glob("*.xml")} == pinned
     assert {p.name for p in (folder / "http").glob("*.http")} == {MARGIN_CAPTURE, NO_DATA_CAPTURE}
 
 
-def test_year_ahead_period_with_more_points_than_weeks_is_refused_naming_the_position():
+def test_year_ahead_week_past_the_declared_period_end_is_kept_and_reported_naming_the_position():
     # Real answer: the 2015 Periods run 2015-01-04T23:00Z..2015-12-27T23:00Z (51 local weeks) yet
-    # carry positions 1..52. Placing position 52 would mean guessing which boundary is wrong.
+    # carry positions 1..52. Position 52 is placed one week past the declared end, as entsoe-py does.
     name = YEAR_AHEAD
-    with pytest.raises(MalformedDocument) as caught:
-        parse_document(fixture_bytes(name), source=name)
-    message = str(caught.value)
-    assert name in message
-    assert "position 52" in message and "1..51" in message
-    assert "line 23" in message  # the first Period's line
+    frame = parse_document(fixture_bytes(name), source=name)
+    first, second = frame.attrs["problems"]
+    assert name in str(first)
+    assert "line 16" in first.where and "line 23" in first.where  # the first TimeSeries and Period
+    assert first.what == (
+        "Period declares 51 P7D steps but has Points up to position 52: "
+        "position 52 placed one step past the declared end"
+    )
+    assert first.series == ("A60", "", "", CZ)
+    assert "line 246" in second.where and second.series == ("A61", "", "", CZ)
+    assert (first.dropped, second.dropped, frame.attrs["points_dropped"]) == (0, 0, 0)
+
+
+def test_year_ahead_answer_keeps_52_weeks_per_period_like_entsoe_py():
+    frame = parse_document(fixture_bytes(YEAR_AHEAD))
+    # Where the 2016 Periods start: 2016-01-03T23:00Z, Monday 00:00 in Prague.
+    in_2015 = frame.time < pd.Timestamp("2016-01-03T23:00Z")
+    assert frame.groupby(["business_type", in_2015]).size().to_dict() == {
+        ("A60", False): 52,
+        ("A60", True): 52,
+        ("A61", False): 52,
+        ("A61", True): 52,
+    }
+    for business_type, total in (("A60", 620586.0), ("A61", 988155.0)):  # entsoe-py 0.8.1's sums
+        one = frame[frame.business_type == business_type]
+        assert iso(one.time.iloc[[0, 50, 51, 52, -1]]) == [
+            "2015-01-04T23:00Z",
+            "2015-12-20T23:00Z",
+            "2015-12-27T23:00Z",  # the 52nd week of 2015 runs up to the first 2016 Period
+            "2016-01-03T23:00Z",
+            "2016-12-25T23:00Z",
+        ]
+        assert math.fsum(one.value) == total
+    weeks_52 = frame[frame.time == pd.Timestamp("2015-12-27T23:00Z")]
+    assert weeks_52.value.tolist() == [5885.0, 8896.0]  # position 52 of the A60 and A61 Periods
 
 
 def test_http_capture_of_a_margin_document_parses_after_stripping_headers():
@@ -340,6 +381,71 @@ def test_header_attrs_describe_the_document():
     assert attrs["created"].startswith("20")
 
 
+# --- generation units (A73) -------------------------------------------------------------------------
+
+# Written by hand in the shape of a real A73 answer (actual generation per generation unit, 16.1.A):
+# one TimeSeries per unit, the unit in MktPSRType/PowerSystemResources (mRID and name), the plant in
+# registeredResource.mRID, which the units of one plant share. 7 plants, 20 units, one CET day.
+PLANT_UNITS = {"A": 4, "B": 4, "C": 3, "D": 3, "E": 2, "F": 2, "G": 2}
+UNITS = [
+    (f"27W-PLANT-{plant}----", f"27W-UNIT-{plant}{n}-----")
+    for plant, k in PLANT_UNITS.items()
+    for n in range(1, k + 1)
+]
+
+
+def a73_series(number: int, plant: str | None, unit: str | None, psr: str = "B02") -> str:
+    plant_xml = (
+        f'<registeredResource.mRID codingScheme="A01">{plant}</registeredResource.mRID>' if plant else ""
+    )
+    unit_xml = (
+        f'<PowerSystemResources><mRID codingScheme="A01">{unit}</mRID><name>Unit {number}</name>'
+        "</PowerSystemResources>"
+        if unit
+        else ""
+    )
+    hours = {h: 100 * number + h for h in range(1, 25)}
+    return (
+        f"<TimeSeries><mRID>{number}</mRID><businessType>A01</businessType>"
+        "<objectAggregation>A06</objectAggregation>"
+        f'<inBiddingZone_Domain.mRID codingScheme="A01">{CZ}</inBiddingZone_Domain.mRID>{plant_xml}'
+        "<quantity_Measure_Unit.name>MAW</quantity_Measure_Unit.name><curveType>A01</curveType>"
+        f"<MktPSRType><psrType>{psr}</psrType>{unit_xml}</MktPSRType>"
+        f"{period('2015-12-31T23:00Z', '2016-01-01T23:00Z', 'PT60M', hours)}</TimeSeries>"
+    )
+
+
+def test_every_generation_unit_of_an_a73_answer_is_its_own_series():
+    body = gl(*(a73_series(i, plant, unit) for i, (plant, unit) in enumerate(UNITS, 1)), document_type="A73")
+    assert body.count(b"<Point>") == 480
+    frame = parse_document(body)
+    assert len(frame) == 480  # keyed by registeredResource.mRID (the plant) they made 7 x 24 = 168
+    assert frame.groupby("variant").size().to_dict() == {f"resource={unit}": 24 for _, unit in UNITS}
+    assert set(frame.psr_type) == {"B02"} and set(frame.area) == {CZ}
+    assert frame.attrs["duplicates"] == 0
+    assert math.fsum(frame.value) == math.fsum(100 * i + h for i in range(1, 21) for h in range(1, 25))
+
+
+def test_a73_unit_without_power_system_resource_is_keyed_by_its_registered_resource():
+    body = gl(
+        a73_series(1, "27W-PLANT-A----", None), a73_series(2, None, "27W-UNIT-A2-----"), document_type="A73"
+    )
+    frame = parse_document(body)
+    assert frame.groupby("variant").size().to_dict() == {
+        "resource=27W-PLANT-A----": 24,
+        "resource=27W-UNIT-A2-----": 24,
+    }
+
+
+def test_a73_series_naming_no_unit_is_refused_rather_than_merged():
+    body = gl(a73_series(1, None, "27W-UNIT-A1-----"), a73_series(2, None, None), document_type="A73")
+    with pytest.raises(MalformedDocument) as caught:
+        parse_document(body, source=SOURCE)
+    message = str(caught.value)
+    assert SOURCE in message and "TimeSeries 2 (line 6)" in message
+    assert "no generation unit named" in message and "PowerSystemResources/mRID" in message
+
+
 # --- output shape --------------------------------------------------------------------------------
 
 
@@ -348,6 +454,7 @@ def test_columns_and_dtypes_are_the_documented_ones():
     assert tuple(frame.columns) == COLUMNS
     assert str(frame.time.dtype) == "datetime64[ns, UTC]"
     assert frame.value.dtype == np.float64 and frame.revision.dtype == np.int64
+    assert str(frame.document_created.dtype) == "datetime64[ns, UTC]"
     for name in ("resolution", "business_type", "psr_type", "variant", "area", "unit", "document_mrid"):
         assert pd.api.types.is_string_dtype(frame[name].dtype), name
     assert frame.index.equals(pd.RangeIndex(len(frame)))
@@ -363,7 +470,9 @@ def test_empty_gl_document_returns_an_empty_frame_with_the_columns():
     frame = parse_document(gl())
     assert frame.empty and tuple(frame.columns) == COLUMNS
     assert str(frame.time.dtype) == "datetime64[ns, UTC]" and frame.revision.dtype == np.int64
+    assert str(frame.document_created.dtype) == "datetime64[ns, UTC]"
     assert frame.attrs["document_type"] == "A65"
+    assert frame.attrs["problems"] == () and frame.attrs["points_dropped"] == 0
 
 
 def test_document_mrid_and_revision_are_copied_to_every_row():
@@ -372,6 +481,37 @@ def test_document_mrid_and_revision_are_copied_to_every_row():
     )
     assert frame.document_mrid.tolist() == ["doc-1", "doc-1"]
     assert frame.revision.tolist() == [3, 3]
+
+
+def test_document_created_is_the_header_time_on_every_row():
+    frame = parse_document(fixture_bytes("load_actual_A65-A16_DK1_20231228_PT60M_em.xml"))
+    assert frame.attrs["created"] == "2023-12-30T15:03:18Z"
+    assert set(frame.document_created) == {pd.Timestamp("2023-12-30T15:03:18Z")}
+    assert tuple(frame.columns).index("document_created") == tuple(frame.columns).index("revision") + 1
+
+
+@pytest.mark.parametrize("created", [None, "", "yesterday", "2024-13-45T10:00:00Z", "9999-01-01T00:00Z"])
+def test_document_created_is_nat_when_the_header_lacks_it_or_it_is_unreadable(created):
+    doc = gl(series(period("2024-01-01T00:00Z", "2024-01-01T02:00Z", "PT60M", {1: 5, 2: 6})), created=created)
+    frame = parse_document(doc)
+    assert frame.value.tolist() == [5, 6]
+    assert frame.document_created.isna().all()
+    assert str(frame.document_created.dtype) == "datetime64[ns, UTC]"
+
+
+def test_a_later_vintage_of_a_series_wins_equal_times_and_each_row_keeps_its_own_vintage():
+    older = gl(
+        series(period("2024-01-01T00:00Z", "2024-01-01T02:00Z", "PT60M", {1: 1, 2: 2})),
+        created="2024-01-02T08:00:00Z",
+    )
+    newer = gl(
+        series(period("2024-01-01T01:00Z", "2024-01-01T03:00Z", "PT60M", {1: 20, 2: 30})),
+        created="2024-01-03T08:00:00Z",
+    )
+    frame = parse_document(zipped(("001.xml", older), ("002.xml", newer)))
+    assert frame.value.tolist() == [1, 20, 30]
+    assert iso(frame.document_created) == ["2024-01-02T08:00Z", "2024-01-03T08:00Z", "2024-01-03T08:00Z"]
+    assert frame.attrs["duplicates"] == 1
 
 
 # --- curves and resolutions -------------------------------------------------------------------------
@@ -493,44 +633,66 @@ def test_unknown_area_uses_central_european_days():
     assert iso(parse_document(doc).time) == ["2024-03-30T23:00Z", "2024-03-31T22:00Z"]
 
 
-@pytest.mark.parametrize("position", [0, 5])
-def test_position_outside_the_period_is_refused(position):
-    doc = gl(series(period("2024-01-01T00:00Z", "2024-01-01T04:00Z", "PT60M", {1: 1, position: 2})))
-    with pytest.raises(MalformedDocument, match=rf"position {position} lies outside .* 1\.\.4") as caught:
-        parse_document(doc, source=SOURCE)
-    assert SOURCE in str(caught.value)
+# --- Periods that contradict themselves: dropped in part or whole, and reported ----------------------
 
 
-def test_period_that_is_not_whole_steps_is_refused():
-    doc = gl(series(period("2024-01-01T00:00Z", "2024-01-01T01:10Z", "PT15M", {1: 1})))
-    with pytest.raises(MalformedDocument, match="not a whole number of PT15M steps"):
-        parse_document(doc, source=SOURCE)
+def only_problem(frame: pd.DataFrame):
+    (problem,) = frame.attrs["problems"]
+    assert frame.attrs["points_dropped"] == problem.dropped
+    return problem
+
+
+@pytest.mark.parametrize(
+    ("position", "carried", "lost"),
+    [(0, "from position 0", "below position 1"), (5, "up to position 5", "beyond position 4")],
+)
+def test_point_outside_the_period_is_dropped_and_reported(position, carried, lost):
+    doc = gl(series(period("2024-01-01T00:00Z", "2024-01-01T04:00Z", "PT60M", {1: 1, position: 2, 3: 3})))
+    frame = parse_document(doc, source=SOURCE)
+    assert iso(frame.time) == ["2024-01-01T00:00Z", "2024-01-01T02:00Z"]
+    problem = only_problem(frame)
+    assert problem.what == f"Period declares 4 PT60M steps but has Points {carried}: 1 Point {lost} dropped"
+    assert problem.dropped == 1
+    assert SOURCE in problem.where
+
+
+def test_period_that_is_not_whole_steps_keeps_the_steps_that_start_before_its_end():
+    doc = gl(series(period("2024-01-01T00:00Z", "2024-01-01T01:10Z", "PT15M", {1: 1, 5: 5})))
+    frame = parse_document(doc, source=SOURCE)
+    assert iso(frame.time) == ["2024-01-01T00:00Z", "2024-01-01T01:00Z"]  # 01:00Z starts before 01:10Z
+    problem = only_problem(frame)
+    assert "not a whole number of PT15M steps (5 start before its end)" in problem.what
+    assert problem.what.endswith("every Point placed") and problem.dropped == 0
 
 
 def test_huge_bad_value_is_cut_in_the_message():
     doc = gl(series(period("2024-01-01T00:00Z", "2024-01-01T01:00Z", "PT60M", {1: "x" * 100_000})))  # type: ignore[dict-item]
-    with pytest.raises(MalformedDocument) as caught:
-        parse_document(doc)
-    assert len(str(caught.value)) < 300
+    problem = only_problem(parse_document(doc))
+    assert len(str(problem)) < 300
 
 
-def test_unparseable_value_is_refused_naming_it():
+def test_unparseable_value_drops_its_period_naming_it():
     doc = gl(series(period("2024-01-01T00:00Z", "2024-01-01T02:00Z", "PT60M", {1: 1, 2: "n/a"})))  # type: ignore[dict-item]
-    with pytest.raises(MalformedDocument, match="'n/a' is not a Point value"):
-        parse_document(doc, source=SOURCE)
+    frame = parse_document(doc, source=SOURCE)
+    problem = only_problem(frame)
+    assert frame.empty
+    assert problem.what == "'n/a' is not a Point value: Period dropped with its 2 Points"
+    assert problem.dropped == 2 and SOURCE in problem.where
 
 
-def test_point_without_value_is_refused_naming_its_line():
+def test_point_without_value_drops_its_period_naming_its_line():
     doc = gl(series(period("2024-01-01T00:00Z", "2024-01-01T02:00Z", "PT60M", {1: 1})))
     doc = doc.replace(b"</Period>", b"\n<Point><position>2</position></Point></Period>")
-    with pytest.raises(MalformedDocument, match="Point at line 7 needs exactly one value"):
-        parse_document(doc, source=SOURCE)
+    problem = only_problem(parse_document(doc, source=SOURCE))
+    assert "Point at line 7 needs exactly one value" in problem.what
+    assert problem.dropped == 2
 
 
-def test_unsupported_curve_type_is_refused():
+def test_unsupported_curve_type_drops_the_period():
     doc = gl(series(period("2024-01-01T00:00Z", "2024-01-01T01:00Z", "PT60M", {1: 1}), curve="A02"))
-    with pytest.raises(MalformedDocument, match="curveType 'A02' is not supported"):
-        parse_document(doc)
+    frame = parse_document(doc)
+    assert frame.empty
+    assert "curveType 'A02' is not supported" in only_problem(frame).what
 
 
 # --- acknowledgements ---------------------------------------------------------------------------------
