@@ -70,6 +70,13 @@ def _parser(defaults: SimulatorConfig) -> argparse.ArgumentParser:
         metavar="START/END[,START/END...]",
         help="windows in which nothing is published, e.g. 2025-08-01T00:00Z/2025-08-02T00:00Z",
     )
+    p.add_argument(
+        "--malformed-windows",
+        type=parse_windows,
+        default=defaults.malformed_windows,
+        metavar="START/END[,START/END...]",
+        help="windows whose answers are never readable (a non-XML body)",
+    )
     habits = p.add_argument_group("habits of the platform (all off by default)")
     habits.add_argument(
         "--revision-share",
@@ -126,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             malformed_rate=args.malformed_rate,
             seed=args.seed,
             no_data=args.no_data,
+            malformed_windows=args.malformed_windows,
             revision_share=args.revision_share,
             late_share=args.late_share,
             short_period_share=args.short_period_share,

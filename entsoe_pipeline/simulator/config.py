@@ -37,6 +37,8 @@ class SimulatorConfig:
     malformed_rate: float = 0.0
     #: Windows in which nothing is published.
     no_data: tuple[tuple[datetime, datetime], ...] = ()
+    #: Windows whose answers are never readable: a request overlapping one gets a non-XML body.
+    malformed_windows: tuple[tuple[datetime, datetime], ...] = ()
     #: Seed of the fault draws and of which days the habits below pick (the values themselves do
     #: not depend on it).
     seed: int = 0
@@ -64,6 +66,7 @@ class SimulatorConfig:
         if self.max_requests_per_minute < 1:
             raise ValueError(f"max_requests_per_minute must be >= 1, got {self.max_requests_per_minute}")
         self.no_data = tuple((_aware(a), _aware(b)) for a, b in self.no_data)
+        self.malformed_windows = tuple((_aware(a), _aware(b)) for a, b in self.malformed_windows)
         if isinstance(self.resolution_switch, datetime):  # a local calendar day, as delivery days are
             raise ValueError(f"resolution_switch must be a date, got {self.resolution_switch.isoformat()}")
 
@@ -83,8 +86,9 @@ class SimulatorConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SimulatorConfig:
         """Configuration from ENTSOE_SIMULATOR_* variables (TOKEN, NOW, RATE_LIMIT, BAN_SECONDS,
-        ERROR_RATE, LATENCY, TRUNCATE_RATE, MALFORMED_RATE, SEED, NO_DATA, REVISION_SHARE, LATE_SHARE,
-        SHORT_PERIOD_SHARE, RESOLUTION_SWITCH, REPUBLISH_HOURLY_SHARE); unset ones keep their defaults."""
+        ERROR_RATE, LATENCY, TRUNCATE_RATE, MALFORMED_RATE, SEED, NO_DATA, MALFORMED_WINDOWS,
+        REVISION_SHARE, LATE_SHARE, SHORT_PERIOD_SHARE, RESOLUTION_SWITCH, REPUBLISH_HOURLY_SHARE);
+        unset ones keep their defaults."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for env_name, (field_name, convert) in ENV_FIELDS.items():
@@ -126,7 +130,7 @@ def parse_date(text: str) -> date:
 
 def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None:
-        raise ValueError(f"no_data windows must be tz-aware, got {moment.isoformat()}")
+        raise ValueError(f"windows must be tz-aware, got {moment.isoformat()}")
     return moment.astimezone(UTC)
 
 
@@ -141,6 +145,7 @@ ENV_FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "MALFORMED_RATE": ("malformed_rate", float),
     "SEED": ("seed", int),
     "NO_DATA": ("no_data", parse_windows),
+    "MALFORMED_WINDOWS": ("malformed_windows", parse_windows),
     "REVISION_SHARE": ("revision_share", float),
     "LATE_SHARE": ("late_share", float),
     "SHORT_PERIOD_SHARE": ("short_period_share", float),

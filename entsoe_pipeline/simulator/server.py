@@ -40,6 +40,17 @@ _REQUEST_LOG_LIMIT = 10_000
 _TOKEN = re.compile(r"(securityToken=)[^&\s]*")
 
 
+def _overlaps(params: dict[str, str], windows: tuple[tuple[datetime, datetime], ...]) -> bool:
+    """Whether the request's periodStart/periodEnd overlap one of ``windows``."""
+    if not windows:
+        return False
+    start, end = (
+        datetime.strptime(params[name], "%Y%m%d%H%M").replace(tzinfo=UTC)
+        for name in ("periodStart", "periodEnd")
+    )
+    return any(start < b and end > a for a, b in windows)
+
+
 class _HttpServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -217,7 +228,7 @@ class SimulatorServer:
             habits=config.habits(),
         )
         if result.has_data:
-            if self._draw(config.malformed_rate):
+            if self._draw(config.malformed_rate) or _overlaps(params, config.malformed_windows):
                 return 200, "text/plain", NOT_XML
             if self._draw(config.truncate_rate):
                 return 200, result.content_type, result.body[: len(result.body) // 2]
