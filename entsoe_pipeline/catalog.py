@@ -118,7 +118,8 @@ class Endpoint:
     # How long after a window ends ENTSO-E may still publish it for the first time (TSOs publish
     # late, at D+2 or D+7): only older windows can be confirmed empty by "no matching data".
     late_publication: timedelta = timedelta(days=30)
-    # Revision sweeps: ENTSO-E revises values days to months after first publication.
+    # Revision sweeps: ENTSO-E revises values days to months after first publication, so recent
+    # windows are read again daily, the last quarter weekly, and actual data's last year monthly.
     rereads: tuple[Reread, ...] = (DAILY_WEEK,)
 
     def params(self, area: Area) -> dict[str, str]:
@@ -180,7 +181,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         freshness=timedelta(hours=2),
         resolutions=("PT15M", "PT60M", "PT30M"),
         unit="MAW",
-        rereads=(DAILY_WEEK, WEEKLY_QUARTER),
+        rereads=(DAILY_WEEK, WEEKLY_QUARTER, MONTHLY_YEAR),
     ),
     Endpoint(
         name="day_ahead_load_forecast",
@@ -199,6 +200,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         unit="MAW",
         horizon=timedelta(days=1),
         late_publication=timedelta(days=7),
+        rereads=(DAILY_WEEK, WEEKLY_QUARTER),
     ),
     Endpoint(
         name="week_ahead_load_forecast",
@@ -290,7 +292,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         freshness=timedelta(hours=3),
         resolutions=("PT15M", "PT60M", "PT30M"),
         unit="MAW",
-        rereads=(DAILY_WEEK, WEEKLY_QUARTER),
+        rereads=(DAILY_WEEK, WEEKLY_QUARTER, MONTHLY_YEAR),
     ),
     Endpoint(
         name="wind_solar_forecast",
@@ -309,6 +311,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         unit="MAW",
         horizon=timedelta(days=1),
         late_publication=timedelta(days=7),
+        rereads=(DAILY_WEEK, WEEKLY_QUARTER),
     ),
     Endpoint(
         name="day_ahead_prices",
@@ -331,7 +334,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         max_peak_ratio=None,
         horizon=timedelta(days=1),
         late_publication=timedelta(days=7),
-        rereads=(DAILY_WEEK, WEEKLY_MONTH),
+        rereads=(DAILY_WEEK, WEEKLY_QUARTER),
     ),
 )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from entsoe_pipeline.catalog import Area, Endpoint
+from entsoe_pipeline.entsoe import DocumentProblem
 from entsoe_pipeline.storage import WindowCompleteness
 
 
@@ -64,6 +65,26 @@ def resolution_matches(points: pd.DataFrame, endpoint: Endpoint) -> Finding:
     if unexpected:
         return Finding(False, f"unexpected resolution {', '.join(unexpected)}", figures)
     return Finding(True, f"resolution {', '.join(seen)} as expected", figures)
+
+
+def points_placed(problems: Sequence[DocumentProblem], duplicates: int = 0) -> Finding:
+    """Every Point of the documents was placed in time and stored. A Period that contradicts itself
+    costs only the points that cannot be placed (the parser keeps the rest); those are reported
+    here, never silently lost. ``duplicates``: values sent twice for one series and time."""
+    dropped = sum(p.dropped for p in problems)
+    figures: dict[str, float | int | str] = {
+        "points_dropped": dropped,
+        "document_problems": len(problems),
+        "duplicate_values": duplicates,
+    }
+    if dropped:
+        first = next(p for p in problems if p.dropped)
+        return Finding(False, f"{dropped} points could not be placed; first: {first}", figures)
+    if problems:
+        return Finding(
+            True, f"every point placed; {len(problems)} contradictions resolved: {problems[0].what}", figures
+        )
+    return Finding(True, "every point placed", figures)
 
 
 def completeness(windows: Sequence[WindowCompleteness], max_empty_tries: int) -> Finding:

@@ -181,3 +181,42 @@ find_python() {
     done
     return 1
 }
+
+# --- the ENTSO-E simulator (demo mode) ----------------------------------------------------------------
+
+SIMULATOR_PID=""
+
+# Starts `python -m entsoe_pipeline.simulator` on ENTSOE_SIMULATOR_PORT (8765), waits until it listens
+# and exports ENTSOE_API_URL to it (unless set). With ALLOW_RUNNING=1 a simulator that already listens
+# there (the one `make run` started) is used instead. stop_simulator stops only what this started.
+start_simulator() {
+    local port="${ENTSOE_SIMULATOR_PORT:-8765}"
+    export ENTSOE_API_URL="${ENTSOE_API_URL:-http://127.0.0.1:$port/api}"
+    if port_in_use "$port"; then
+        [ "${ALLOW_RUNNING:-0}" = 1 ] && { say "using the ENTSO-E simulator already on 127.0.0.1:$port"; return 0; }
+        die "port $port (the simulator's) is already in use" \
+            "Stop the program using it, or set ENTSOE_SIMULATOR_PORT to a free port."
+    fi
+    say "no ENTSOE_API_TOKEN: demo mode, starting the ENTSO-E simulator on 127.0.0.1:$port (log: .local/simulator.log)"
+    mkdir -p "$LOCAL_DIR"
+    "$VENV_PY" -m entsoe_pipeline.simulator --host 127.0.0.1 --port "$port" \
+        >"$LOCAL_DIR/simulator.log" 2>&1 </dev/null 9>&- &
+    SIMULATOR_PID=$!
+    local _
+    for _ in $(seq 1 150); do
+        port_in_use "$port" && return 0
+        kill -0 "$SIMULATOR_PID" 2>/dev/null || die "the simulator exited before it listened" \
+            "The last lines of .local/simulator.log:" "$(tail -n 5 "$LOCAL_DIR/simulator.log")"
+        sleep 0.2
+    done
+    die "the simulator did not listen on port $port within 30 s" "See .local/simulator.log"
+}
+
+stop_simulator() {
+    if [ -n "$SIMULATOR_PID" ] && kill -0 "$SIMULATOR_PID" 2>/dev/null; then
+        say "stopping the simulator"
+        kill "$SIMULATOR_PID" 2>/dev/null || true
+        wait "$SIMULATOR_PID" 2>/dev/null || true
+    fi
+    SIMULATOR_PID=""
+}

@@ -10,14 +10,9 @@ load_dotenv
 setup_venv
 setup_postgres
 
-simulator_pid=""
 cleanup() {
     trap - EXIT INT TERM
-    if [ -n "$simulator_pid" ] && kill -0 "$simulator_pid" 2>/dev/null; then
-        say "stopping the simulator"
-        kill "$simulator_pid" 2>/dev/null || true
-        wait "$simulator_pid" 2>/dev/null || true
-    fi
+    stop_simulator
     leave_cluster_session
 }
 trap cleanup EXIT
@@ -42,22 +37,7 @@ mkdir -p "$DAGSTER_HOME"
 cmp -s "$REPO_ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml" || cp "$REPO_ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
 
 if [ -z "${ENTSOE_API_TOKEN:-}" ]; then
-    simulator_port="${ENTSOE_SIMULATOR_PORT:-8765}"
-    export ENTSOE_API_URL="${ENTSOE_API_URL:-http://127.0.0.1:$simulator_port/api}"
-    port_in_use "$simulator_port" && die "port $simulator_port (the simulator's) is already in use" \
-        "Stop the program using it, or set ENTSOE_SIMULATOR_PORT to a free port."
-    say "no ENTSOE_API_TOKEN: demo mode, starting the ENTSO-E simulator on 127.0.0.1:$simulator_port (log: .local/simulator.log)"
-    "$VENV_PY" -m entsoe_pipeline.simulator --host 127.0.0.1 --port "$simulator_port" \
-        >"$LOCAL_DIR/simulator.log" 2>&1 </dev/null 9>&- &
-    simulator_pid=$!
-    for _ in $(seq 1 150); do
-        port_in_use "$simulator_port" && break
-        kill -0 "$simulator_pid" 2>/dev/null || die "the simulator exited before it listened" \
-            "The last lines of .local/simulator.log:" "$(tail -n 5 "$LOCAL_DIR/simulator.log")"
-        sleep 0.2
-    done
-    port_in_use "$simulator_port" || die "the simulator did not listen on port $simulator_port within 30 s" \
-        "See .local/simulator.log"
+    start_simulator
 else
     export ENTSOE_API_URL="${ENTSOE_API_URL:-https://web-api.tp.entsoe.eu/api}"
     say "ENTSOE_API_TOKEN is set: using the ENTSO-E API at $ENTSOE_API_URL"

@@ -15,8 +15,7 @@ from __future__ import annotations
 import dagster as dg
 
 from entsoe_pipeline.catalog import Cadence, Endpoint
-
-from .settings import Settings
+from entsoe_pipeline.settings import Settings
 
 AC = dg.AutomationCondition
 

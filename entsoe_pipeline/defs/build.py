@@ -10,12 +10,14 @@ from typing import Any
 
 import dagster as dg
 
+from entsoe_pipeline.settings import Settings
+
 from .derived import build_derived_assets
 from .gap_sensor import BACKGROUND_PRIORITY, build_gap_sensor
 from .observations import build_observation_asset, observation_key, source_spec
 from .resources import default_resources
 from .schedules import build_schedules
-from .settings import Settings
+from .sweeps import build_sweep_schedules
 
 
 def build_defs(
@@ -30,7 +32,7 @@ def build_defs(
     automated = dg.AssetSelection.assets(*observation_keys, *(a.key for a in derived))
     return dg.Definitions(
         assets=[*(source_spec(e) for e in settings.endpoints), *observations, *derived],
-        schedules=build_schedules(settings),
+        schedules=[*build_schedules(settings), *build_sweep_schedules(settings)],
         sensors=[
             build_gap_sensor(settings, observation_keys),
             # Declared explicitly: Dagster's implicit automation sensor starts STOPPED on a new instance.

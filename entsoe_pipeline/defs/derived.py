@@ -10,13 +10,13 @@ import dagster as dg
 
 from entsoe_pipeline import catalog
 from entsoe_pipeline.catalog import Area, Endpoint, endpoint
+from entsoe_pipeline.settings import Settings
 from entsoe_pipeline.storage import derived
 
 from .automation import derived_condition
 from .observations import observation_key
 from .partitions import partitions_for
 from .resources import TimescaleResource
-from .settings import Settings
 
 ACTUAL = endpoint("actual_load")
 DAY_AHEAD = endpoint("day_ahead_load_forecast")

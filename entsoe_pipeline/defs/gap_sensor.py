@@ -16,19 +16,20 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
 
 from entsoe_pipeline import storage
 from entsoe_pipeline.catalog import Area, Endpoint, Granularity
+from entsoe_pipeline.ingest import expected_until
+from entsoe_pipeline.settings import Settings
 
 from .in_flight import InFlight
-from .observations import expected_until, observation_key
+from .observations import observation_key
 from .partitions import partitions_for
 from .resources import TimescaleResource
-from .settings import Settings
 
 FIRST_RETRY_AFTER = timedelta(hours=1)
 MAX_RETRY_AFTER = timedelta(days=1)
@@ -122,13 +123,10 @@ class _Target:
     partitions_def: dg.TimeWindowPartitionsDefinition
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def build_gap_sensor(
-    settings: Settings, keys: Sequence[dg.AssetKey], clock: Callable[[], datetime] = _utc_now
+    settings: Settings, keys: Sequence[dg.AssetKey], clock: Callable[[], datetime] | None = None
 ) -> dg.SensorDefinition:
+    clock = clock or settings.clock
     targets = [
         _Target(e, a, observation_key(e, a), partitions_for(e, settings.history_start))
         for e in settings.endpoints

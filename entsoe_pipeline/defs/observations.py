@@ -1,12 +1,14 @@
 """The asset factory: one time-partitioned asset per enabled (endpoint, area).
 
-A run covers one partition or a range of them (backfills). The asset fetches the whole range in
-API-sized requests, then writes each partition in its own transaction, so a partition is stored all
-or nothing, and reports rows, first and last point, requests and a preview.
+A run covers one partition or a range of them (backfills, revision sweeps). The body hands the
+run's partitions to ``entsoe_pipeline.ingest``, which fetches them in API-sized requests and stores
+each partition in its own transaction, then reports per partition: its own rows, first and last
+point, what changed, what ENTSO-E's documents contradicted. A partition whose answer stays
+unreadable fails alone: the run records the others as materialized and then fails naming it.
 """
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -15,27 +17,21 @@ import pandas as pd
 from entsoe_pipeline import quality, storage
 from entsoe_pipeline.catalog import Area, Cadence, Endpoint
 from entsoe_pipeline.entsoe import errors
-from entsoe_pipeline.entsoe.client import FetchResult
+from entsoe_pipeline.ingest import (
+    IngestResult,
+    PartitionIngest,
+    PartitionWindow,
+    expected_until,
+    ingest_partitions,
+)
+from entsoe_pipeline.settings import Settings
 
 from .automation import observation_condition
 from .partitions import backfill_policy_for, partitions_for
 from .resources import EntsoeApiResource, TimescaleResource
-from .settings import Settings
 
 POOL = "entsoe_api"
-CHECKS = ("completeness", "plausible_values", "resolution_matches")
-
-# Actual data is published about an hour after real time; leave a margin before calling it missing.
-ACTUAL_PUBLICATION_LAG = timedelta(hours=2)
-FORECAST_PUBLICATION_LAG = timedelta(hours=12)
-# Calendar resolutions (P1D and longer) follow the area's local calendar: the week, month or year
-# that starts at local midnight begins an hour or two before the UTC partition (2024-12-31T23:00Z
-# for CET's 2025). Runs fetch and store from a day earlier, so that point is not lost.
-LOCAL_CALENDAR_LEAD = timedelta(days=1)
-
-
-def fetch_start(endpoint: Endpoint, start: datetime) -> datetime:
-    return start - LOCAL_CALENDAR_LEAD if endpoint.default_resolution >= timedelta(days=1) else start
+CHECKS = ("completeness", "plausible_values", "resolution_matches", "points_placed")
 
 
 def source_key(endpoint: Endpoint) -> dg.AssetKey:
@@ -61,28 +57,18 @@ def source_spec(endpoint: Endpoint) -> dg.AssetSpec:
     )
 
 
-def expected_until(endpoint: Endpoint, now: datetime) -> datetime:
-    """Until when the API should have published this endpoint's data."""
-    if endpoint.cadence is Cadence.ACTUAL:
-        return now - ACTUAL_PUBLICATION_LAG
-    # Forecasts reach their horizon only after the day's publication (day-ahead: the noon auction),
-    # and a UTC day ends inside the next local day, which is published with the next forecast.
-    return now + endpoint.horizon - FORECAST_PUBLICATION_LAG
-
-
 def windows_due(
-    windows: Sequence[dg.TimeWindow], endpoint: Endpoint, now: datetime
+    windows: Sequence[tuple[datetime, datetime]], endpoint: Endpoint, now: datetime
 ) -> list[tuple[datetime, datetime]]:
     """The parts of the given partition windows whose data should already be published."""
     until = expected_until(endpoint, now)
     due = []
-    for w in windows:
+    for start, end in windows:
         if endpoint.cadence is Cadence.ACTUAL:
-            end = min(w.end, until)
-            if end > w.start:
-                due.append((w.start, end))
-        elif w.end <= until:
-            due.append((w.start, w.end))
+            if min(end, until) > start:
+                due.append((start, min(end, until)))
+        elif end <= until:
+            due.append((start, end))
     return due
 
 
@@ -90,7 +76,7 @@ def _completeness(
     timescale: TimescaleResource,
     endpoint: Endpoint,
     area: Area,
-    windows: Sequence[dg.TimeWindow],
+    windows: Sequence[tuple[datetime, datetime]],
     now: datetime,
     max_empty_tries: int,
 ) -> quality.Finding:
@@ -117,72 +103,6 @@ def _check_result(
         description=finding.description,
         metadata=dict(finding.figures),
     )
-
-
-def _store(
-    timescale: TimescaleResource,
-    endpoint: Endpoint,
-    area: Area,
-    fetched: FetchResult,
-    windows: Sequence[dg.TimeWindow],
-    fetched_at: datetime,
-) -> storage.UpsertCounts:
-    """Write each partition in its own transaction (all or nothing per partition)."""
-    totals = storage.UpsertCounts(inserted=0, updated=0, unchanged=0)
-    times = fetched.points["time"]
-    for i, w in enumerate(windows):
-        lower = fetch_start(endpoint, w.start) if i == 0 else w.start
-        part = fetched.points[(times >= lower) & (times < w.end)]
-        if part.empty:
-            continue
-        counts = storage.upsert_points(timescale.dsn, endpoint.name, area.eic, part, fetched_at=fetched_at)
-        storage.forget_empty_windows(timescale.dsn, endpoint.name, area.eic, lower, w.end)
-        totals = storage.UpsertCounts(
-            inserted=totals.inserted + counts.inserted,
-            updated=totals.updated + counts.updated,
-            unchanged=totals.unchanged + counts.unchanged,
-        )
-    # "No data" for a window that is not due yet only means "not yet published": not worth recording.
-    due_until = expected_until(endpoint, fetched_at)
-    for start, end in fetched.empty_windows:
-        if end <= due_until:
-            storage.record_empty_window(timescale.dsn, endpoint.name, area.eic, start, end)
-    return totals
-
-
-def _metadata(fetched: FetchResult, counts: storage.UpsertCounts, window: dg.TimeWindow) -> dict[str, Any]:
-    points: pd.DataFrame = fetched.points
-    meta: dict[str, Any] = {
-        "dagster/row_count": len(points),
-        "rows_inserted": counts.inserted,
-        "rows_updated": counts.updated,
-        "rows_unchanged": counts.unchanged,
-        "requests": fetched.requests,
-        "window_start": dg.MetadataValue.timestamp(window.start),
-        "window_end": dg.MetadataValue.timestamp(window.end),
-    }
-    if points.empty:
-        meta["note"] = dg.MetadataValue.text(
-            "no data published: ENTSO-E answered 'No matching data found' for this window"
-            if fetched.empty_windows
-            else "no points in this window"
-        )
-        return meta
-    meta["first_point"] = dg.MetadataValue.timestamp(points["time"].min().to_pydatetime())
-    meta["last_point"] = dg.MetadataValue.timestamp(points["time"].max().to_pydatetime())
-    meta["resolution"] = ", ".join(sorted(set(points["resolution"])))
-    meta["series"] = int(points[["business_type", "psr_type", "variant"]].drop_duplicates().shape[0])
-    meta["preview"] = dg.MetadataValue.md(quality.daily_summary_markdown(points))
-    return meta
-
-
-def _fetch(api: EntsoeApiResource, endpoint: Endpoint, area: Area, window: dg.TimeWindow) -> FetchResult:
-    try:
-        with api.client() as client:
-            return client.fetch(endpoint, area, fetch_start(endpoint, window.start), window.end)
-    except (errors.Unauthorized, errors.InvalidRequest, errors.MalformedDocument) as exc:
-        # Retrying cannot help: say what is wrong and stop (messages never hold the token).
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) -> dg.AssetsDefinition:
@@ -216,40 +136,164 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
             dg.AssetCheckSpec("completeness", asset=key, description="stored vs expected points"),
             dg.AssetCheckSpec("plausible_values", asset=key, description="values within physical range"),
             dg.AssetCheckSpec("resolution_matches", asset=key, description="resolution as in the catalogue"),
+            dg.AssetCheckSpec(
+                "points_placed",
+                asset=key,
+                description="every Point of ENTSO-E's documents was placed in time and stored",
+            ),
         ],
     )
     def _asset(
         context: dg.AssetExecutionContext, entsoe_api: EntsoeApiResource, timescale: TimescaleResource
     ) -> dg.MaterializeResult:
-        window = context.partition_time_window
-        windows = [partitions_def.time_window_for_partition_key(k) for k in context.partition_keys]
-        fetched = _fetch(entsoe_api, endpoint, area, window)
-        now = datetime.now(UTC)
-        counts = _store(timescale, endpoint, area, fetched, windows, fetched_at=now)
-        context.log.info(
-            f"{endpoint.name} {area.name} {window.start:%Y-%m-%d}..{window.end:%Y-%m-%d}: "
-            f"{len(fetched.points)} points in {fetched.requests} requests; "
-            f"{counts.inserted} inserted, {counts.updated} updated, {counts.unchanged} unchanged"
-        )
+        windows = [
+            PartitionWindow(k, *partitions_def.time_window_for_partition_key(k))
+            for k in context.partition_keys
+        ]
+        now = settings.clock()
+        run = _ingest(entsoe_api, timescale, endpoint, area, windows, now)
+        stored = _stored_rows(timescale, endpoint, area, run.stored)
+        for part in run.stored:
+            context.add_asset_metadata(
+                _partition_metadata(part, stored[part.window.key], run), partition_key=part.window.key
+            )
+        context.log.info(_summary(endpoint, area, run, context.run.tags.get("sweep")))
+        if run.failed:
+            # The other partitions are stored: record them, then fail naming the ones that are not.
+            for part in run.stored:
+                context.log_event(
+                    dg.AssetMaterialization(
+                        asset_key=key,
+                        partition=part.window.key,
+                        metadata=_partition_metadata(part, stored[part.window.key], run),
+                    )
+                )
+            raise dg.Failure(description=_failure_text(run.failed, len(run.partitions)), allow_retries=False)
+        points = _all_points(run)
+        problems = [p for part in run.partitions for p in part.problems]
         return dg.MaterializeResult(
-            metadata=_metadata(fetched, counts, window),
             check_results=[
                 _check_result(
                     "completeness",
-                    _completeness(timescale, endpoint, area, windows, now, settings.max_empty_tries),
+                    _completeness(
+                        timescale,
+                        endpoint,
+                        area,
+                        [(w.start, w.end) for w in windows],
+                        now,
+                        settings.max_empty_tries,
+                    ),
                     dg.AssetCheckSeverity.WARN,
                 ),
                 _check_result(
                     "plausible_values",
-                    quality.plausible_values(fetched.points, endpoint, area),
+                    quality.plausible_values(points, endpoint, area),
                     dg.AssetCheckSeverity.ERROR,
                 ),
                 _check_result(
                     "resolution_matches",
-                    quality.resolution_matches(fetched.points, endpoint),
+                    quality.resolution_matches(points, endpoint),
                     dg.AssetCheckSeverity.WARN,
+                ),
+                _check_result(
+                    "points_placed",
+                    quality.points_placed(problems, run.duplicates),
+                    dg.AssetCheckSeverity.ERROR,
                 ),
             ],
         )
 
     return _asset
+
+
+def _ingest(
+    api: EntsoeApiResource,
+    timescale: TimescaleResource,
+    endpoint: Endpoint,
+    area: Area,
+    windows: Sequence[PartitionWindow],
+    now: datetime,
+) -> IngestResult:
+    try:
+        with api.client() as client:
+            return ingest_partitions(client, timescale.dsn, endpoint, area, windows, now=now)
+    except (errors.Unauthorized, errors.InvalidRequest) as exc:
+        # Retrying cannot help: say what is wrong and stop (messages never hold the token).
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
+def _stored_rows(
+    timescale: TimescaleResource, endpoint: Endpoint, area: Area, parts: Sequence[PartitionIngest]
+) -> dict[str, int]:
+    """Rows the store holds per partition now (more than this run brought when earlier answers
+    had points a thinner one lacks)."""
+    if not parts:
+        return {}
+    counts = storage.window_completeness(
+        timescale.dsn,
+        endpoint.name,
+        area.eic,
+        [(p.window.start, p.window.end) for p in parts],
+        default_resolution=endpoint.default_resolution,
+    )
+    return {p.window.key: c.stored for p, c in zip(parts, counts, strict=True)}
+
+
+def _partition_metadata(part: PartitionIngest, stored_rows: int, run: IngestResult) -> dict[str, Any]:
+    """What the UI shows for one partition: its own figures, never the run's totals."""
+    counts = part.counts
+    meta: dict[str, Any] = {
+        "dagster/row_count": stored_rows,
+        "points_fetched": len(part.points),
+        "rows_inserted": counts.inserted,
+        "rows_updated": counts.updated,
+        "rows_unchanged": counts.unchanged,
+        "rows_superseded": counts.superseded,
+        "points_dropped": part.points_dropped,
+        "run_requests": run.requests,
+        "window_start": dg.MetadataValue.timestamp(part.window.start),
+        "window_end": dg.MetadataValue.timestamp(part.window.end),
+    }
+    if part.problems:
+        meta["document_problems"] = dg.MetadataValue.md(
+            "\n".join(f"- {p.what} ({p.dropped} points dropped)" for p in part.problems[:10])
+        )
+    points = part.points
+    if points.empty:
+        meta["note"] = dg.MetadataValue.text(
+            "no data published: ENTSO-E answered 'No matching data found' for this window"
+            if part.no_data
+            else "no points in this window"
+        )
+        return meta
+    meta["first_point"] = dg.MetadataValue.timestamp(points["time"].min().to_pydatetime())
+    meta["last_point"] = dg.MetadataValue.timestamp(points["time"].max().to_pydatetime())
+    meta["resolution"] = ", ".join(sorted(set(points["resolution"])))
+    meta["series"] = int(points[["business_type", "psr_type", "variant"]].drop_duplicates().shape[0])
+    meta["preview"] = dg.MetadataValue.md(quality.daily_summary_markdown(points))
+    return meta
+
+
+def _all_points(run: IngestResult) -> pd.DataFrame:
+    frames = [p.points for p in run.stored if len(p.points)]
+    return pd.concat(frames, ignore_index=True) if frames else run.partitions[0].points
+
+
+def _summary(endpoint: Endpoint, area: Area, run: IngestResult, sweep: str | None) -> str:
+    parts = run.partitions
+    totals = [sum(getattr(p.counts, f) for p in parts) for f in ("inserted", "updated", "superseded")]
+    what = f"revision sweep {sweep!r}: " if sweep else ""
+    return (
+        f"{what}{endpoint.name} {area.name} {parts[0].window.key}..{parts[-1].window.key}: "
+        f"{sum(len(p.points) for p in parts)} points in {run.requests} requests; {totals[0]} inserted, "
+        f"{totals[1]} updated (revised), {totals[2]} superseded; {len(run.failed)} of {len(parts)} "
+        "partitions failed"
+    )
+
+
+def _failure_text(failed: Sequence[PartitionIngest], total: int) -> str:
+    keys = ", ".join(p.window.key for p in failed[:10])
+    return (
+        f"{len(failed)} of {total} partitions could not be read and were not stored ({keys}); the other "
+        f"{total - len(failed)} are stored. First: {failed[0].error}"
+    )

@@ -3,7 +3,6 @@ their configuration. Secrets are set with ``dg.EnvVar`` so the UI shows the vari
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,11 +11,12 @@ import dagster as dg
 
 from entsoe_pipeline import storage
 from entsoe_pipeline.entsoe.client import EntsoeClient
-from entsoe_pipeline.simulator import DEMO_TOKEN
-
-PRODUCTION_API_URL = "https://web-api.tp.entsoe.eu/api"
-DEFAULT_REQUESTS_PER_MINUTE = 150.0
-SIMULATOR_API_URL = "http://127.0.0.1:8765/api"
+from entsoe_pipeline.settings import (
+    DEFAULT_REQUESTS_PER_MINUTE,
+    PRODUCTION_API_URL,
+    TOKEN_VARIABLE,
+    ApiSettings,
+)
 
 _schema_lock = threading.Lock()
 _schema_ready: set[str] = set()
@@ -27,9 +27,7 @@ class EntsoeApiResource(dg.ConfigurableResource):
 
     token: str
     base_url: str = PRODUCTION_API_URL
-    # Per run process. ENTSO-E bans a token for 10 minutes above 400 requests a minute; the
-    # entsoe_api pool lets 2 steps call it at once (dagster.yaml), so 2 x 150 stays well below.
-    requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE
+    requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE  # per run process (settings.py)
     max_retries: int = 5
 
     @contextmanager
@@ -66,14 +64,15 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources configured from the environment.
 
     With ENTSOE_API_TOKEN set the pipeline talks to the real API; without it (demo mode) it talks to
-    the simulator with the simulator's token, so runs never fail for a missing variable.
+    the simulator with the simulator's token, so runs never fail for a missing variable. The real
+    token stays an ``EnvVar``: the UI shows the variable's name, never its value.
     """
-    demo = not os.environ.get("ENTSOE_API_TOKEN")
-    api = EntsoeApiResource(
-        token=DEMO_TOKEN if demo else dg.EnvVar("ENTSOE_API_TOKEN"),
-        base_url=os.environ.get("ENTSOE_API_URL") or (SIMULATOR_API_URL if demo else PRODUCTION_API_URL),
-        requests_per_minute=float(
-            os.environ.get("ENTSOE_REQUESTS_PER_MINUTE") or DEFAULT_REQUESTS_PER_MINUTE
+    api = ApiSettings.from_env()
+    return {
+        "entsoe_api": EntsoeApiResource(
+            token=api.token if api.demo else dg.EnvVar(TOKEN_VARIABLE),
+            base_url=api.base_url,
+            requests_per_minute=api.requests_per_minute,
         ),
-    )
-    return {"entsoe_api": api, "timescale": TimescaleResource(database_url=dg.EnvVar("ENTSOE_DATABASE_URL"))}
+        "timescale": TimescaleResource(database_url=dg.EnvVar("ENTSOE_DATABASE_URL")),
+    }

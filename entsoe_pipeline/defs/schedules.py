@@ -10,11 +10,11 @@ from collections.abc import Sequence
 import dagster as dg
 
 from entsoe_pipeline.catalog import Area, Cadence, Endpoint, Granularity
+from entsoe_pipeline.settings import Settings
 
 from .in_flight import InFlight
 from .observations import observation_key
 from .partitions import end_offset, partitions_for
-from .settings import Settings
 
 CADENCE_CRON = {
     Cadence.ACTUAL: "5,35 * * * *",

@@ -11,7 +11,7 @@ from .completeness import (
     window_completeness,
 )
 from .connection import connect
-from .coverage import LatestPoint, SeriesCoverage, latest_points, series_coverage
+from .coverage import LatestPoint, SeriesCoverage, latest_points, series_coverage, stored_points
 from .empty_windows import forget_empty_windows, record_empty_window
 from .errors import InvalidPoints, StorageError
 from .schema import SchemaStatus, ensure_schema
@@ -36,6 +36,7 @@ __all__ = [
     "rebuild_summary",
     "record_empty_window",
     "series_coverage",
+    "stored_points",
     "upsert_points",
     "window_completeness",
 ]

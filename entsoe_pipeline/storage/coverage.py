@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import pandas as pd
 import psycopg2
 
 from .connection import connect, redact
@@ -219,3 +220,35 @@ def latest_points(dsn: str, endpoint: str | None = None) -> list[LatestPoint]:
             return [LatestPoint(*row) for row in cur.fetchall()]
     except psycopg2.Error as exc:
         raise StorageError(redact(f"latest points failed: {str(exc).strip()}", dsn)) from None
+
+
+STORED_COLUMNS = ("time", "value", "resolution", "business_type", "psr_type", "variant")
+_POINTS = """
+SELECT time, value, resolution::text, business_type, psr_type, variant
+FROM entsoe.observations
+WHERE endpoint = %s AND area = %s AND time >= %s AND time < %s
+ORDER BY business_type, psr_type, variant, time
+"""
+
+
+def stored_points(dsn: str, endpoint: str, area: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """The stored points of ``endpoint``/``area`` (EIC) that start in ``[start, end)``: columns time
+    (UTC), value, resolution (ENTSO-E's spelling: PT15M, PT60M, P7D), business_type, psr_type and
+    variant; sorted by series and time."""
+    start, end = _utc(start, "start"), _utc(end, "end")
+    try:
+        with connect(dsn) as conn, conn.cursor() as cur:
+            cur.execute("SET LOCAL intervalstyle = 'iso_8601'")
+            cur.execute(_POINTS, (endpoint, area, start, end))
+            rows = cur.fetchall()
+    except psycopg2.Error as exc:
+        raise StorageError(redact(f"reading {endpoint} {area} failed: {str(exc).strip()}", dsn)) from None
+    frame = pd.DataFrame(
+        rows, columns=["time", "value", "resolution", "business_type", "psr_type", "variant"]
+    )
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    frame["value"] = frame["value"].astype("float64")
+    # PostgreSQL writes PT1H; the parser and ENTSO-E write PT60M.
+    spelling = {text: Resolution.parse(text).iso for text in frame["resolution"].unique()}
+    frame["resolution"] = frame["resolution"].map(spelling)
+    return frame

@@ -1,9 +1,11 @@
 """Partition windows in UTC, as the Dagster layer cuts them (entsoe_pipeline/defs/partitions.py):
-days, weeks starting on Monday, calendar months and calendar years."""
+days, weeks starting on Monday, calendar months and calendar years; and the instants whose data a
+partition holds."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from entsoe_pipeline.catalog import Granularity
 
@@ -45,3 +47,21 @@ def partition_windows(
         out.append((ws, we))
         ws = we
     return out
+
+
+def data_window(start: datetime, end: datetime, local_calendar: bool, tz: str) -> tuple[datetime, datetime]:
+    """The instants whose points belong to the partition ``[start, end)`` (UTC midnights).
+
+    Sub-daily points belong to the UTC window. Day-long and longer points (P1D, P7D, P1M, P1Y) are
+    steps of the area's local calendar and belong to the partition of the local days they start on
+    (as the summary counts them): the same dates at local midnight, e.g. 2025-12-31T23:00Z to
+    2026-12-31T23:00Z for CET's 2026.
+    """
+    if not local_calendar:
+        return start, end
+    zone = ZoneInfo(tz)
+
+    def local_midnight(t: datetime) -> datetime:
+        return datetime.combine(t.astimezone(UTC).date(), time(), zone).astimezone(UTC)
+
+    return local_midnight(start), local_midnight(end)

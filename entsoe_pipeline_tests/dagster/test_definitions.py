@@ -88,6 +88,14 @@ def test_sensors_and_schedules_are_running_by_default():
         "refresh_forecast_weekly",
         "refresh_forecast_monthly",
         "refresh_margin_yearly",
+        "sweep_actual_daily_last7d",
+        "sweep_actual_daily_last90d",
+        "sweep_actual_daily_last366d",
+        "sweep_forecast_daily_last7d",
+        "sweep_forecast_daily_last90d",
+        "sweep_forecast_weekly_last7d",
+        "sweep_forecast_monthly_last31d",
+        "sweep_margin_yearly_last366d",
     }
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
 

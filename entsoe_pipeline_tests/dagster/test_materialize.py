@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import dagster as dg
 import psycopg2
 import pytest
@@ -42,7 +44,7 @@ def test_one_day_of_actual_load_lands_in_timescaledb(build_test_defs, database_u
     assert _rows(database_url, "actual_load", area, "2025-06-02", "2025-06-03") == points
     meta = result.asset_materializations_for_node(result.all_node_events[0].node_name)[0].metadata
     assert meta["dagster/row_count"].value == points
-    assert meta["requests"].value == 1
+    assert meta["run_requests"].value == 1
     assert meta["resolution"].value == ("PT60M" if area == "FR" else "PT15M")
 
 
@@ -71,7 +73,15 @@ def test_a_range_run_fetches_once_and_records_each_partition(build_test_defs, da
     assert result.success
     materializations = result.asset_materializations_for_node(result.all_node_events[0].node_name)
     assert sorted(m.partition for m in materializations) == [f"2025-07-{d:02d}" for d in range(1, 11)]
-    assert materializations[0].metadata["requests"].value == 1
+    assert {m.metadata["run_requests"].value for m in materializations} == {1}
+    # Each partition carries its own figures, not the run's totals.
+    assert {m.metadata["dagster/row_count"].value for m in materializations} == {24}
+    assert {
+        sum(m.metadata[f"rows_{kind}"].value for kind in ("inserted", "updated", "unchanged"))
+        for m in materializations
+    } == {24}
+    first = {m.partition: m.metadata["first_point"].value for m in materializations}
+    assert first["2025-07-04"] == datetime(2025, 7, 4, tzinfo=UTC).timestamp()
     assert _rows(database_url, "actual_load", "FR", "2025-07-01", "2025-07-11") == 240
 
 
@@ -79,14 +89,12 @@ def test_checks_pass_on_a_complete_partition(build_test_defs):
     defs = build_test_defs()
     result = _materialize(defs, observation_key(ACTUAL, catalog.area("NL")), partition_key="2025-06-04")
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert set(evaluations) == {"completeness", "plausible_values", "resolution_matches"}
+    assert set(evaluations) == {"completeness", "plausible_values", "resolution_matches", "points_placed"}
     assert all(e.passed for e in evaluations.values()), {n: e.description for n, e in evaluations.items()}
     assert evaluations["completeness"].metadata["expected_points"].value == 96
 
 
 def test_a_window_without_published_data_is_a_success_with_zero_rows(make_simulator, database_url):
-    from datetime import UTC, datetime
-
     quiet = make_simulator(no_data=((datetime(2025, 8, 1, tzinfo=UTC), datetime(2025, 8, 2, tzinfo=UTC)),))
     from entsoe_pipeline.defs import build_defs
 
@@ -139,8 +147,6 @@ def test_a_yearly_partition_keeps_the_point_of_the_local_year_that_starts_before
 
 
 def test_checks_fail_visibly_on_a_half_published_day_and_keep_what_was_written(make_simulator, database_url):
-    from datetime import UTC, datetime
-
     from entsoe_pipeline.defs import build_defs
 
     # The simulator publishes nothing for the afternoon of 2025-09-10: a crafted hole.
@@ -154,3 +160,39 @@ def test_checks_fail_visibly_on_a_half_published_day_and_keep_what_was_written(m
     assert evaluations["completeness"].metadata["missing_points"].value == 12
     assert evaluations["plausible_values"].passed
     assert _rows(database_url, "actual_load", "FR", "2025-09-10", "2025-09-11") == 12
+
+
+def test_an_unreadable_window_fails_alone_and_its_neighbours_in_the_range_run_are_stored(
+    make_simulator, database_url
+):
+    from entsoe_pipeline.defs import build_defs
+    from entsoe_pipeline.defs.partitions import partitions_for
+
+    bad_day = (datetime(2025, 10, 5, tzinfo=UTC), datetime(2025, 10, 6, tzinfo=UTC))
+    sim = make_simulator(malformed_windows=(bad_day,))
+    defs = build_defs(Settings(), resources=make_resources(sim.url, database_url))
+    key = observation_key(ACTUAL, catalog.area("FR"))
+    instance = dg.DagsterInstance.ephemeral()
+    result = _materialize(
+        defs,
+        key,
+        instance=instance,
+        raise_on_error=False,
+        tags={
+            "dagster/asset_partition_range_start": "2025-10-01",
+            "dagster/asset_partition_range_end": "2025-10-10",
+        },
+    )
+
+    assert not result.success
+    days = [f"2025-10-{d:02d}" for d in range(1, 11)]
+    status = instance.get_status_by_partition(key, days, partitions_for(ACTUAL, Settings().history_start))
+    assert {day: s.value for day, s in status.items()} == {
+        day: "FAILED" if day == "2025-10-05" else "MATERIALIZED" for day in days
+    }
+    assert _rows(database_url, "actual_load", "FR", "2025-10-01", "2025-10-11") == 9 * 24
+    assert _rows(database_url, "actual_load", "FR", "2025-10-05", "2025-10-06") == 0
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "1 of 10 partitions could not be read" in str(failure.event_specific_data.error)
+    assert "2025-10-05" in str(failure.event_specific_data.error)
+    assert sim.request_count <= 10  # narrowed down by halves, not one request per day

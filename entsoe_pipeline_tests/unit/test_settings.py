@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from entsoe_pipeline import catalog
-from entsoe_pipeline.defs.settings import Settings
+from entsoe_pipeline.settings import Settings
 
 
 def test_defaults_are_the_load_endpoints_for_three_areas():
