@@ -137,12 +137,30 @@ def _period(mtus: DayMtus, numbers: np.ndarray, run: slice) -> Period:
 
 def _published_blocks(q: Query, blocks: list[Interval], horizon: datetime) -> list[Interval]:
     """Blocks (days, weeks, ...) that are fully published by ``horizon`` and not withheld."""
-    no_data = [(to_minutes(a), to_minutes(b)) for a, b in q.no_data]
-    return [
-        (a, b)
-        for a, b in blocks
-        if b <= horizon and not any(to_minutes(a) < nb and to_minutes(b) > na for na, nb in no_data)
-    ]
+    return [(a, b) for a, b in blocks if b <= horizon and not _withheld(q, a, b)]
+
+
+def _withheld(q: Query, start: datetime, end: datetime) -> bool:
+    return any(a < end and b > start for a, b in q.no_data)
+
+
+# How long before its first day a forecast block is published (Regulation 543/2013: week-ahead every
+# Friday for the next week, month-ahead a week before the month, year-ahead and the forecast margin
+# by the 15th of the month before the year).
+_PUBLISHED_AHEAD = MappingProxyType(
+    {
+        "week_ahead_load_forecast": timedelta(days=3),
+        "month_ahead_load_forecast": timedelta(days=7),
+        "year_ahead_load_forecast": timedelta(days=15),
+        "year_ahead_forecast_margin": timedelta(days=15),
+    }
+)
+
+
+def _announced_blocks(q: Query, blocks: list[Interval]) -> list[Interval]:
+    """Forecast blocks published by ``q.now``: those starting within their publication lead."""
+    lead = _PUBLISHED_AHEAD[q.endpoint.name]
+    return [(a, b) for a, b in blocks if a <= q.now + lead and not _withheld(q, a, b)]
 
 
 def _day_periods(
@@ -259,7 +277,7 @@ def _extremes(blocks: Callable[[datetime, datetime, str], list[Interval]], step_
     """Builder of min/max load forecasts (A60/A61) over local-calendar blocks of P1D or P7D steps."""
 
     def build(q: Query) -> list[Series]:
-        chosen = _published_blocks(q, blocks(q.start, q.end, q.area.tz), q.now + q.endpoint.horizon)
+        chosen = _announced_blocks(q, blocks(q.start, q.end, q.area.tz))
         if not chosen:
             return []
         steps = [calendar_steps(block, q.area.tz, step_days) for block in chosen]
@@ -290,7 +308,7 @@ def _extremes(blocks: Callable[[datetime, datetime, str], list[Interval]], step_
 
 
 def _forecast_margin(q: Query) -> list[Series]:
-    years = _published_blocks(q, local_years(q.start, q.end, q.area.tz), q.now + q.endpoint.horizon)
+    years = _announced_blocks(q, local_years(q.start, q.end, q.area.tz))
     out = []
     for a, b in years:
         margin = values.forecast_margin(q.area, np.array([to_minutes(a)], dtype=np.int64))

@@ -1,0 +1,273 @@
+"""A simulated month of ENTSO-E's habits, through the real assets, schedules, automation and gap
+sensor on a fixed clock advanced tick by tick; afterwards the store must equal what the simulator
+has published as of the last tick, value for value, with a history row for every revision it saw
+replaced.
+
+The simulator revises a share of days 1 to 30 days after publishing them (some re-published hourly
+instead of quarter-hourly), publishes some days 2 or 7 days late, and sends year-ahead Periods one
+week short of their Points. Every tick evaluates the schedules whose cron fired since the previous
+tick, the automation condition and the gap sensor, and runs what they request in-process, as the
+daemon would (a backfill as runs of its backfill policy's size). The month ends on a Monday morning,
+right after the weekly revision sweep.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from entsoe_pipeline import catalog, storage
+from entsoe_pipeline.audit import compare
+from entsoe_pipeline.defs import Settings, build_defs
+from entsoe_pipeline.ingest import local_calendar
+from entsoe_pipeline.storage.windows import data_window
+from entsoe_pipeline_tests.dagster.conftest import make_resources
+from entsoe_pipeline_tests.integration.test_storage_upsert import query
+
+AREA = catalog.area("NL")  # quarter-hour MTU: the resolution habits apply
+ACTUAL = catalog.endpoint("actual_load")
+YEAR_AHEAD = catalog.endpoint("year_ahead_load_forecast")
+START = datetime(2026, 1, 1, tzinfo=UTC)
+END = datetime(2026, 2, 2, 8, tzinfo=UTC)  # a Monday, the tick after the weekly sweep of 03:20
+TICK = timedelta(hours=8)
+HABITS = {
+    "revision_share": 0.3,
+    "late_share": 0.15,
+    "short_period_share": 1.0,
+    "republish_hourly_share": 0.5,
+    "seed": 5,
+}
+TICKS_PER_DAY = timedelta(days=1) // TICK
+# Runs per asset and simulated day, at most: actual load is refreshed (today and yesterday) on every
+# tick, re-read by up to three sweeps, and retried by the gap sensor, at most once a tick, for each
+# of the (at most two) days being published late; year-ahead data is refreshed daily (this year and
+# next) and swept monthly.
+MAX_RUNS_PER_DAY = {ACTUAL.name: 2 * TICKS_PER_DAY + 3 + 2 * TICKS_PER_DAY, YEAR_AHEAD.name: 4}
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _cron_field(field: str, value: int) -> bool:
+    if field == "*":
+        return True
+    if field.startswith("*/"):
+        return value % int(field[2:]) == 0
+    return value in {int(v) for v in field.split(",")}
+
+
+def cron_ticks(cron: str, after: datetime, until: datetime) -> Iterator[datetime]:
+    """The minutes in (after, until] that the cron matches (the few forms the schedules use)."""
+    minute, hour, day, month, weekday = cron.split()
+    t = after.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    while t <= until:
+        if (
+            _cron_field(minute, t.minute)
+            and _cron_field(hour, t.hour)
+            and _cron_field(day, t.day)
+            and _cron_field(month, t.month)
+            and _cron_field(weekday, (t.weekday() + 1) % 7)
+        ):
+            yield t
+        t += timedelta(minutes=1)
+
+
+class Scenario:
+    """The launchers of one code location on a simulated clock, with their runs done in-process."""
+
+    def __init__(self, defs: dg.Definitions, schedule_instance: dg.DagsterInstance, simulator, clock: Clock):
+        self.defs = defs
+        self.simulator = simulator
+        self.clock = clock
+        # Runs, automation and the gap sensor share an in-memory instance. Schedules need a persistent
+        # one (their context is rebuilt from a reference); it never holds a run, which is what they
+        # would see here anyway: every run finishes before the next launcher is asked.
+        self.instance = dg.DagsterInstance.ephemeral()
+        self.schedule_instance = schedule_instance
+        self.automation_cursor = None
+        self.gap_cursor: str | None = None
+        self.runs: Counter[tuple[str, date]] = Counter()
+        self.failed = 0
+        self.launched_by: Counter[str] = Counter()
+
+    def tick(self, previous: datetime, now: datetime) -> None:
+        self.clock.now = now
+        self.simulator.config.now = now
+        for schedule in self.defs.schedules:
+            ticks = list(cron_ticks(schedule.cron_schedule, previous, now))
+            if ticks:  # a daemon that woke up late runs the latest tick only
+                self._run_requests(self._schedule_requests(schedule.name, ticks[-1]), "schedule")
+        result = dg.evaluate_automation_conditions(
+            defs=self.defs, instance=self.instance, cursor=self.automation_cursor, evaluation_time=now
+        )
+        self.automation_cursor = result.cursor
+        for key in self.defs.resolve_all_asset_keys():
+            partitions = sorted(result.get_requested_partitions(key))
+            if partitions:
+                self._run_backfill(key, partitions, "automation")
+        with dg.build_sensor_context(
+            instance=self.instance,
+            cursor=self.gap_cursor,
+            definitions=self.defs,
+            resources=self.defs.resources,
+        ) as context:
+            data = self.defs.resolve_sensor_def("gap_sensor").evaluate_tick(context)
+        self.gap_cursor = data.cursor
+        self._run_requests(data.run_requests or [], "gap_sensor")
+
+    def _schedule_requests(self, name: str, at: datetime) -> list[dg.RunRequest]:
+        with dg.build_schedule_context(
+            instance=self.schedule_instance,
+            scheduled_execution_time=at,
+            repository_def=self.defs.get_repository_def(),
+        ) as context:
+            return list(self.defs.resolve_schedule_def(name).evaluate_tick(context).run_requests or [])
+
+    def _run_requests(self, requests: list[dg.RunRequest], launcher: str) -> None:
+        for request in requests:
+            if request.requires_backfill_daemon():
+                subset = request.asset_graph_subset
+                for key in subset.asset_keys:
+                    partitions = sorted(subset.get_partitions_subset(key).get_partition_keys())
+                    self._run_backfill(key, partitions, launcher)
+            else:
+                self._run(
+                    list(request.asset_selection or []), request.partition_key, dict(request.tags), launcher
+                )
+
+    def _run_backfill(self, key: dg.AssetKey, partitions: list[str], launcher: str) -> None:
+        """Runs of the asset's backfill policy size over contiguous ranges, as the daemon makes."""
+        assets_def = self.defs.resolve_assets_def(key)
+        partitions_def = assets_def.partitions_def
+        size = assets_def.backfill_policy.max_partitions_per_run or len(partitions)
+        order = {k: i for i, k in enumerate(partitions_def.get_partition_keys(current_time=self.clock.now))}
+        ranges: list[list[str]] = []
+        for partition in sorted(partitions, key=order.__getitem__):
+            if ranges and order[partition] == order[ranges[-1][-1]] + 1 and len(ranges[-1]) < size:
+                ranges[-1].append(partition)
+            else:
+                ranges.append([partition])
+        for keys in ranges:
+            if len(keys) == 1:
+                self._run([key], keys[0], {}, launcher)
+            else:
+                tags = {
+                    "dagster/asset_partition_range_start": keys[0],
+                    "dagster/asset_partition_range_end": keys[-1],
+                }
+                self._run([key], None, tags, launcher)
+
+    def _run(
+        self, keys: list[dg.AssetKey], partition: str | None, tags: dict[str, str], launcher: str
+    ) -> None:
+        result = dg.materialize(
+            [self.defs.resolve_assets_def(k) for k in keys],
+            instance=self.instance,
+            partition_key=partition,
+            tags=tags,
+            raise_on_error=False,
+        )
+        self.failed += not result.success
+        self.launched_by[launcher] += 1
+        for key in keys:
+            self.runs[(key.path[1], self.clock.now.date())] += 1
+
+
+def _history(dsn: str) -> pd.DataFrame:
+    rows = query(
+        dsn,
+        "SELECT time, business_type, psr_type, variant, value, coalesce(document_created, fetched_at),"
+        " change FROM entsoe.observation_history WHERE endpoint = %s AND area = %s",
+        (ACTUAL.name, AREA.eic),
+    )
+    frame = pd.DataFrame(
+        rows, columns=["time", "business_type", "psr_type", "variant", "value", "vintage", "change"]
+    )
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    frame["vintage"] = pd.to_datetime(frame["vintage"], utc=True)
+    return frame
+
+
+def _first_vintage(dsn: str) -> pd.DataFrame:
+    rows = query(
+        dsn,
+        "SELECT time, min(vintage) FROM ("
+        " SELECT time, coalesce(document_created, fetched_at) AS vintage FROM entsoe.observations"
+        " WHERE endpoint = %s AND area = %s"
+        " UNION ALL SELECT time, coalesce(document_created, fetched_at) FROM entsoe.observation_history"
+        " WHERE endpoint = %s AND area = %s) v GROUP BY time",
+        (ACTUAL.name, AREA.eic, ACTUAL.name, AREA.eic),
+    )
+    frame = pd.DataFrame(rows, columns=["time", "first_vintage"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    frame["first_vintage"] = pd.to_datetime(frame["first_vintage"], utc=True)
+    return frame
+
+
+@pytest.mark.scenario
+def test_a_month_of_revisions_late_days_and_short_periods_ends_with_the_store_equal_to_the_platform(
+    make_simulator, own_database_url
+):
+    clock = Clock(START)
+    simulator = make_simulator(now=START, **HABITS)
+    settings = Settings(
+        areas=(AREA,), endpoints=(ACTUAL, YEAR_AHEAD), history_start=START.date(), clock=clock
+    )
+    defs = build_defs(settings, resources=make_resources(simulator.url, own_database_url))
+    with dg.instance_for_test() as instance:
+        scenario = Scenario(defs, instance, simulator, clock)
+        previous, now = START - TICK, START
+        while now <= END:
+            scenario.tick(previous, now)
+            previous, now = now, now + TICK
+
+    # 1. The store equals what the simulator has published as of the last tick.
+    # What each asset's partitions hold: actual load from the start to now, the local year 2026.
+    windows = {
+        ACTUAL: (START, END),
+        YEAR_AHEAD: data_window(START, datetime(2027, 1, 1, tzinfo=UTC), local_calendar(YEAR_AHEAD), AREA.tz),
+    }
+    differences = []
+    for endpoint, (lo, hi) in windows.items():
+        published = simulator.published(endpoint, AREA, lo, hi)  # whole documents: clip them
+        published = published[(published["time"] >= lo) & (published["time"] < hi)]
+        stored = storage.stored_points(own_database_url, endpoint.name, AREA.eic, lo, hi)
+        summary = compare(published, stored)
+        summary.insert(0, "endpoint", endpoint.name)
+        differences.append(summary)
+    table = pd.concat(differences, ignore_index=True)
+    print("\n" + table.to_string(index=False))
+    assert table["compared"].sum() > 0
+    assert table[["mismatched", "missing", "stale"]].to_numpy().sum() == 0, table.to_string()
+
+    # 2. Every revision the store had seen first is kept: the replaced value is in the history.
+    revisions = simulator.revisions(ACTUAL, AREA, START, END)
+    assert len(revisions) > 0
+    seen = revisions.merge(_first_vintage(own_database_url), on="time", how="left")
+    seen = seen[seen["first_vintage"] < seen["revised_at"]]
+    history = _history(own_database_url)
+    kept = seen.merge(
+        history[history["change"] == "revised"], on=["time", "business_type", "psr_type", "variant"]
+    )
+    kept = kept[kept["first_value"] == kept["value_y"]]
+    assert len(seen) > 0
+    assert set(kept["time"]) == set(seen["time"])
+    assert (history["change"] == "superseded").any()  # quarter hours of days re-published hourly
+
+    # 3. Runs per asset and simulated day, reported and bounded.
+    per_day = pd.Series(scenario.runs).rename_axis(["asset", "day"]).unstack(0).fillna(0).astype(int)
+    print(per_day.describe().loc[["mean", "max"]].to_string())
+    print(f"runs by launcher: {dict(scenario.launched_by)}; failed: {scenario.failed}")
+    assert scenario.failed == 0
+    for endpoint, bound in MAX_RUNS_PER_DAY.items():
+        assert per_day[endpoint].max() <= bound, per_day[endpoint].to_string()
