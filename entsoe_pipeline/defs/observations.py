@@ -153,24 +153,18 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
         now = settings.clock()
         run = _ingest(entsoe_api, timescale, endpoint, area, windows, now)
         stored = _stored_rows(timescale, endpoint, area, run.stored)
-        for part in run.stored:
-            context.add_asset_metadata(
-                _partition_metadata(part, stored[part.window.key], run), partition_key=part.window.key
-            )
+        metadata = {p.window.key: _partition_metadata(p, stored[p.window.key], run) for p in run.stored}
         context.log.info(_summary(endpoint, area, run, context.run.tags.get("sweep")))
         if run.failed:
             # The other partitions are stored: record them, then fail naming the ones that are not.
-            for part in run.stored:
-                context.log_event(
-                    dg.AssetMaterialization(
-                        asset_key=key,
-                        partition=part.window.key,
-                        metadata=_partition_metadata(part, stored[part.window.key], run),
-                    )
-                )
+            for partition, meta in metadata.items():
+                context.log_event(dg.AssetMaterialization(asset_key=key, partition=partition, metadata=meta))
             raise dg.Failure(description=_failure_text(run.failed, len(run.partitions)), allow_retries=False)
+        for partition, meta in metadata.items():
+            context.add_asset_metadata(meta, partition_key=partition)
         points = _all_points(run)
-        problems = [p for part in run.partitions for p in part.problems]
+        # A problem of one answer may concern several of its partitions: count it once.
+        problems = list(dict.fromkeys(p for part in run.partitions for p in part.problems))
         return dg.MaterializeResult(
             check_results=[
                 _check_result(
