@@ -93,6 +93,7 @@ def year_of_points(start: datetime, series: int = SERIES, periods: int = 35_040)
                     "unit": "MAW",
                     "document_mrid": "bench",
                     "revision": 1,
+                    "document_created": pd.Timestamp(start),  # as the parser gives it
                 }
             )
             for i in range(series)
