@@ -10,12 +10,7 @@ load_dotenv
 setup_venv
 setup_postgres
 
-cleanup() {
-    trap - EXIT INT TERM
-    stop_simulator
-    leave_cluster_session
-}
-trap cleanup EXIT
+trap end_session EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 

@@ -212,6 +212,13 @@ start_simulator() {
     die "the simulator did not listen on port $port within 30 s" "See .local/simulator.log"
 }
 
+# The EXIT trap of make run and make audit: stop what this invocation started.
+end_session() {
+    trap - EXIT INT TERM
+    stop_simulator
+    leave_cluster_session
+}
+
 stop_simulator() {
     if [ -n "$SIMULATOR_PID" ] && kill -0 "$SIMULATOR_PID" 2>/dev/null; then
         say "stopping the simulator"
