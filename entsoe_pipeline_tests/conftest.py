@@ -5,4 +5,5 @@ pytest_plugins = [
     "entsoe_pipeline_tests.fixtures.documents",
     "entsoe_pipeline_tests.fixtures.database",
     "entsoe_pipeline_tests.fixtures.simulator",
+    "entsoe_pipeline_tests.fixtures.processes",
 ]

@@ -48,7 +48,8 @@ def observation_condition(endpoint: Endpoint, settings: Settings) -> dg.Automati
 
 
 def derived_condition() -> dg.AutomationCondition:
-    """Recompute a derived partition when any upstream partition it reads was updated.
+    """Recompute a derived partition when any upstream partition it reads was updated, unless an
+    upstream blocking check failed.
 
     Not bounded to a window on purpose: a backfill of history upstream should flow downstream. It
     only fires for partitions whose parents were newly updated, so it never selects all history.
@@ -57,5 +58,7 @@ def derived_condition() -> dg.AutomationCondition:
         AC.any_deps_updated().since_last_handled()
         & ~AC.any_deps_missing()
         & ~AC.any_deps_in_progress()
+        # Implausible upstream values (a failed blocking check) are not carried into the tables.
+        & AC.all_deps_blocking_checks_passed()
         & ~AC.in_progress()
     ).with_label("recompute when upstream changed")

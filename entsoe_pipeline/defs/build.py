@@ -29,9 +29,13 @@ def build_defs(
     ]
     observation_keys = [observation_key(e, a) for e in settings.endpoints for a in settings.areas]
     derived = build_derived_assets(settings)
-    automated = dg.AssetSelection.assets(*observation_keys, *(a.key for a in derived))
+    # Everything that runs in TimescaleDB: the series and the tables derived from them.
+    automated = dg.AssetSelection.kind("timescaledb")
     return dg.Definitions(
-        assets=[*(source_spec(e) for e in settings.endpoints), *observations, *derived],
+        # Code references: the UI links every asset to the line of the factory that built it.
+        assets=dg.with_source_code_references(
+            [*(source_spec(e) for e in settings.endpoints), *observations, *derived]
+        ),
         schedules=[*build_schedules(settings), *build_sweep_schedules(settings)],
         sensors=[
             build_gap_sensor(settings, observation_keys),

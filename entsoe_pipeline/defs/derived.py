@@ -3,13 +3,14 @@ shows lineage from the API through raw series to analysis tables. They recompute
 an upstream partition they read is updated."""
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import dagster as dg
 
 from entsoe_pipeline import catalog
 from entsoe_pipeline.catalog import Area, Endpoint, endpoint
+from entsoe_pipeline.ingest import expected_until
 from entsoe_pipeline.settings import Settings
 from entsoe_pipeline.storage import derived
 
@@ -20,6 +21,7 @@ from .resources import TimescaleResource
 
 ACTUAL = endpoint("actual_load")
 DAY_AHEAD = endpoint("day_ahead_load_forecast")
+DERIVED_FRESHNESS = timedelta(days=1)
 
 
 def _sql_asset(
@@ -27,11 +29,16 @@ def _sql_asset(
     deps: list[dg.AssetKey],
     description: str,
     table: str,
-    refresh: Callable[[str, datetime, datetime], derived.DerivedRows],
+    refresh: Callable[[str, datetime, datetime, datetime], derived.DerivedRows],
+    sql_version: str,
+    coverage: str,
     settings: Settings,
     tags: dict[str, str] | None = None,
 ) -> dg.AssetsDefinition:
-    """A daily-partitioned asset whose body is one SQL refresh of ``table`` over the run's window."""
+    """A daily-partitioned asset whose body is one SQL refresh of ``table`` over the run's window.
+
+    Its code version is a fingerprint of the SQL; its ``coverage`` check says how much of the
+    finished part of the window the inputs covered (``coverage`` names the unit)."""
 
     @dg.asset(
         key=key,
@@ -42,17 +49,34 @@ def _sql_asset(
         kinds={"timescaledb", "sql"},
         owners=["team:energy-data"],
         tags=tags or {},
+        code_version=sql_version,
         automation_condition=derived_condition(),
+        # Recomputed whenever an upstream partition it reads is updated: at least daily.
+        freshness_policy=dg.FreshnessPolicy.time_window(fail_window=DERIVED_FRESHNESS),
         # The SQL takes any time range: one run recomputes a whole backfill, not one run per day.
         backfill_policy=dg.BackfillPolicy.single_run(),
         metadata={"dagster/table_name": table},
+        check_specs=[
+            dg.AssetCheckSpec("coverage", asset=key, description=f"{coverage} of the finished days")
+        ],
     )
     def _asset(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> dg.MaterializeResult:
         window = context.partition_time_window
-        result = refresh(timescale.dsn, window.start, window.end)
+        result = refresh(timescale.dsn, window.start, window.end, expected_until(ACTUAL, settings.clock()))
         meta: dict[str, Any] = {"dagster/row_count": result.rows}
-        meta.update({k: float(v) for k, v in result.summary.items() if v is not None})
-        return dg.MaterializeResult(metadata=meta)
+        meta.update({k: round(float(v), 2) for k, v in result.summary.items() if v is not None})
+        return dg.MaterializeResult(
+            metadata=meta,
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name="coverage",
+                    passed=result.whole == result.expected,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description=f"{result.whole} of {result.expected} {coverage}",
+                    metadata={"expected": result.expected, "whole": result.whole},
+                )
+            ],
+        )
 
     return _asset
 
@@ -63,7 +87,11 @@ def build_forecast_error_asset(area: Area, settings: Settings) -> dg.AssetsDefin
         deps=[observation_key(ACTUAL, area), observation_key(DAY_AHEAD, area)],
         description=f"Day-ahead load forecast error for {area.label} per UTC day (MAE, MAPE, bias)",
         table="entsoe.load_forecast_error_daily",
-        refresh=lambda dsn, start, end: derived.refresh_forecast_error(dsn, area.eic, start, end),
+        refresh=lambda dsn, start, end, until: derived.refresh_forecast_error(
+            dsn, area.eic, start, end, until
+        ),
+        sql_version=derived.FORECAST_ERROR_VERSION,
+        coverage="days with all 24 hours paired",
         settings=settings,
         tags={"area": area.name},
     )
@@ -84,9 +112,11 @@ def build_total_load_asset(areas: tuple[Area, ...], settings: Settings) -> dg.As
         deps=[observation_key(ACTUAL, a) for a in areas],
         description=description,
         table="entsoe.total_load_hourly",
-        refresh=lambda dsn, start, end: derived.refresh_total_load(
-            dsn, eics, start, end, [(part.eic, outer.eic) for part, outer in nested]
+        refresh=lambda dsn, start, end, until: derived.refresh_total_load(
+            dsn, eics, start, end, [(part.eic, outer.eic) for part, outer in nested], until
         ),
+        sql_version=derived.TOTAL_LOAD_VERSION,
+        coverage="hours with every area",
         settings=settings,
     )
 

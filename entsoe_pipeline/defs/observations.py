@@ -34,6 +34,29 @@ POOL = "entsoe_api"
 CHECKS = ("completeness", "plausible_values", "resolution_matches", "points_placed")
 
 
+# The columns of entsoe.observations that analysts query (storage/schema.py has their comments).
+OBSERVATIONS_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("time", "timestamptz", "start of the interval the value applies to, UTC"),
+        dg.TableColumn("endpoint", "text", "pipeline endpoint name, e.g. actual_load"),
+        dg.TableColumn("area", "text", "EIC code of the area (entsoe.areas has names)"),
+        dg.TableColumn("business_type", "text", "ENTSO-E businessType ('' when none)"),
+        dg.TableColumn("psr_type", "text", "ENTSO-E psrType, production type ('' when none)"),
+        dg.TableColumn("variant", "text", "consumption, sequence=2, resource=<mRID>, or '' (canonical)"),
+        dg.TableColumn("resolution", "interval", "length of the interval (PT15M, P7D, ...)"),
+        dg.TableColumn("value", "double precision", "the published value, in unit"),
+        dg.TableColumn("unit", "text", "MAW (MW) or EUR/MWH"),
+        dg.TableColumn("document_mrid", "text", "mRID of the document that last changed the value"),
+        dg.TableColumn("revision", "integer", "revisionNumber of that document"),
+        dg.TableColumn("document_created", "timestamptz", "vintage: createdDateTime of that document"),
+        dg.TableColumn("fetched_at", "timestamptz", "when the value was fetched"),
+    ],
+    constraints=dg.TableConstraints(
+        other=["primary key (endpoint, area, business_type, psr_type, variant, time)"]
+    ),
+)
+
+
 def source_key(endpoint: Endpoint) -> dg.AssetKey:
     return dg.AssetKey(["entsoe_api", endpoint.name])
 
@@ -123,6 +146,7 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
             "area_eic": area.eic,
             "table": "entsoe.observations",
             "dagster/table_name": "entsoe.observations",
+            "dagster/column_schema": OBSERVATIONS_SCHEMA,
         },
         pool=POOL,
         freshness_policy=dg.FreshnessPolicy.time_window(
@@ -134,7 +158,10 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
         ),
         check_specs=[
             dg.AssetCheckSpec("completeness", asset=key, description="stored vs expected points"),
-            dg.AssetCheckSpec("plausible_values", asset=key, description="values within physical range"),
+            # Blocking: derived tables are not computed from implausible values.
+            dg.AssetCheckSpec(
+                "plausible_values", asset=key, description="values within physical range", blocking=True
+            ),
             dg.AssetCheckSpec("resolution_matches", asset=key, description="resolution as in the catalogue"),
             dg.AssetCheckSpec(
                 "points_placed",

@@ -42,22 +42,20 @@ class EntsoeApiResource(dg.ConfigurableResource):
 
 
 class TimescaleResource(dg.ConfigurableResource):
-    """The TimescaleDB (or plain PostgreSQL) database that holds ``entsoe.observations``."""
+    """The TimescaleDB (or plain PostgreSQL) database that holds ``entsoe.observations``. Its schema
+    is set up (idempotently, once per process) when a run or sensor tick starts using it."""
 
     database_url: str
 
     @property
     def dsn(self) -> str:
-        self.ensure_schema()
         return self.database_url
 
-    def ensure_schema(self) -> None:
-        """Idempotent schema set-up, once per process and database."""
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         with _schema_lock:
-            if self.database_url in _schema_ready:
-                return
-            storage.ensure_schema(self.database_url)
-            _schema_ready.add(self.database_url)
+            if self.database_url not in _schema_ready:
+                storage.ensure_schema(self.database_url)
+                _schema_ready.add(self.database_url)
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:

@@ -12,9 +12,10 @@ Each refresh replaces the rows of its window in one transaction. The tables are 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from .connection import connect, errors_named
 
@@ -102,10 +103,32 @@ ON CONFLICT (hour) DO UPDATE SET
 class DerivedRows:
     rows: int
     summary: dict[str, float | None]
+    # Of the units the finished part of the window should hold (days of 24 paired hours, hours
+    # summed over every area): how many it should hold, and how many are whole.
+    expected: int = 0
+    whole: int = 0
 
 
-def refresh_forecast_error(dsn: str, area: str, start: datetime, end: datetime) -> DerivedRows:
-    """Recompute the forecast error of ``area`` (EIC) for the UTC days in [start, end)."""
+def sql_version(statement: str) -> str:
+    """A short fingerprint of a refresh's SQL, for the asset's code version."""
+    return hashlib.sha256(statement.encode()).hexdigest()[:12]
+
+
+FORECAST_ERROR_VERSION = sql_version(_FORECAST_ERROR)
+TOTAL_LOAD_VERSION = sql_version(_TOTAL_LOAD)
+
+
+def _finished_part(start: datetime, end: datetime, until: datetime | None, unit: timedelta) -> int:
+    """How many whole units of [start, end) lie before ``until`` (None: the whole window)."""
+    stop = end if until is None else max(start, min(end, until))
+    return int((stop - start) // unit)
+
+
+def refresh_forecast_error(
+    dsn: str, area: str, start: datetime, end: datetime, until: datetime | None = None
+) -> DerivedRows:
+    """Recompute the forecast error of ``area`` (EIC) for the UTC days in [start, end); the days
+    that ended before ``until`` are expected to pair all 24 hours."""
     what = f"load_forecast_error_daily of {area} for {start:%Y-%m-%d}..{end:%Y-%m-%d}"
     with errors_named(dsn, what), connect(dsn) as conn, conn.cursor() as cur:
         cur.execute(
@@ -121,7 +144,14 @@ def refresh_forecast_error(dsn: str, area: str, start: datetime, end: datetime) 
             (area, start, end),
         )
         mae, mape, bias = cur.fetchone() or (None, None, None)
-    return DerivedRows(rows, {"mae_mw": mae, "mape_percent": mape, "bias_mw": bias})
+        expected = _finished_part(start, end, until, timedelta(days=1))
+        cur.execute(
+            "SELECT count(*) FROM entsoe.load_forecast_error_daily "
+            "WHERE area = %s AND day >= %s::date AND day < %s::date + %s AND hours = 24",
+            (area, start, start, expected),
+        )
+        (whole,) = cur.fetchone() or (0,)
+    return DerivedRows(rows, {"mae_mw": mae, "mape_percent": mape, "bias_mw": bias}, expected, int(whole))
 
 
 def refresh_total_load(
@@ -130,9 +160,11 @@ def refresh_total_load(
     start: datetime,
     end: datetime,
     nested: Sequence[tuple[str, str]] = (),
+    until: datetime | None = None,
 ) -> DerivedRows:
     """Recompute the hourly total load over ``areas`` (EICs) for [start, end). ``nested`` lists
-    (part, container) EIC pairs among them: a part is left out of an hour its container has."""
+    (part, container) EIC pairs among them: a part is left out of an hour its container has. The
+    hours that ended before ``until`` are expected to sum every area that is not such a part."""
     what = f"total_load_hourly for {start:%Y-%m-%d}..{end:%Y-%m-%d}"
     with errors_named(dsn, what), connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("DELETE FROM entsoe.total_load_hourly WHERE hour >= %s AND hour < %s", (start, end))
@@ -153,4 +185,11 @@ def refresh_total_load(
             (start, end),
         )
         peak, mean, min_areas = cur.fetchone() or (None, None, None)
-    return DerivedRows(rows, {"peak_mw": peak, "mean_mw": mean, "min_areas": min_areas})
+        expected = _finished_part(start, end, until, timedelta(hours=1))
+        outermost = len(set(areas) - {p for p, _ in nested})
+        cur.execute(
+            "SELECT count(*) FROM entsoe.total_load_hourly WHERE hour >= %s AND hour < %s AND areas >= %s",
+            (start, start + timedelta(hours=expected), outermost),
+        )
+        (whole,) = cur.fetchone() or (0,)
+    return DerivedRows(rows, {"peak_mw": peak, "mean_mw": mean, "min_areas": min_areas}, expected, int(whole))

@@ -130,7 +130,16 @@ def test_a_failed_partition_is_not_hot_looped_but_retried_on_the_slow_tick(make_
     assert _requested(retry) == ["2026-11-25"]
 
 
-def test_a_derived_partition_is_recomputed_when_its_upstream_partitions_were_updated():
+def _upstream_updated(instance, partition: str, *, plausible: bool) -> None:
+    """What a run of both upstream assets records: a materialization and its blocking check."""
+    for upstream in (KEY, dg.AssetKey(["entsoe", "day_ahead_load_forecast", "fr"])):
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=upstream, partition=partition))
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(asset_key=upstream, check_name="plausible_values", passed=plausible)
+        )
+
+
+def _derived_requests(plausible: bool) -> list[str]:
     settings = Settings(
         areas=(catalog.area("FR"),),
         endpoints=(catalog.endpoint("actual_load"), catalog.endpoint("day_ahead_load_forecast")),
@@ -141,11 +150,16 @@ def test_a_derived_partition_is_recomputed_when_its_upstream_partitions_were_upd
     instance = dg.DagsterInstance.ephemeral()
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=_at(29, 9))
     assert sorted(first.get_requested_partitions(derived)) == []
-    for upstream in (KEY, dg.AssetKey(["entsoe", "day_ahead_load_forecast", "fr"])):
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(asset_key=upstream, partition="2026-11-10")
-        )
+    _upstream_updated(instance, "2026-11-10", plausible=plausible)
     second = dg.evaluate_automation_conditions(
         defs=defs, instance=instance, cursor=first.cursor, evaluation_time=_at(29, 9, 1)
     )
-    assert sorted(second.get_requested_partitions(derived)) == ["2026-11-10"]
+    return sorted(second.get_requested_partitions(derived))
+
+
+def test_a_derived_partition_is_recomputed_when_its_upstream_partitions_were_updated():
+    assert _derived_requests(plausible=True) == ["2026-11-10"]
+
+
+def test_a_derived_partition_is_not_computed_from_values_a_blocking_check_found_implausible():
+    assert _derived_requests(plausible=False) == []

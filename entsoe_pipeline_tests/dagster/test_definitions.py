@@ -133,3 +133,20 @@ def test_the_whole_catalogue_for_every_area_loads_as_one_code_location():
     names = [s.name for s in defs.schedules]
     assert len(names) == len(set(names))
     defs.resolve_all_job_defs()
+
+
+def test_dagster_definitions_validate_passes_on_the_code_location(tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ENTSOE_", "DAGSTER_"))}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=Path(__file__).resolve().parents[2],
+        env={**env, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All code locations passed validation" in result.stdout + result.stderr

@@ -6,6 +6,7 @@ import dagster as dg
 import psycopg2
 
 from entsoe_pipeline.defs import Settings
+from entsoe_pipeline.storage import derived
 
 
 def _materialize_all(defs: dg.Definitions, keys: list[str], partition: str) -> dg.ExecuteInProcessResult:
@@ -23,6 +24,10 @@ def test_forecast_error_and_total_load_are_computed_from_stored_series(build_tes
     assert _materialize_all(defs, ["entsoe/day_ahead_load_forecast/de_lu"], "2025-05-06").success
     result = _materialize_all(defs, ["derived/load_forecast_error/de_lu", "derived/total_load"], "2025-05-06")
     assert result.success
+    coverage = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()}
+    assert coverage["derived/load_forecast_error/de_lu"].passed
+    assert coverage["derived/load_forecast_error/de_lu"].description == "1 of 1 days with all 24 hours paired"
+    assert coverage["derived/total_load"].description == "24 of 24 hours with every area"
     with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT hours, mae_mw, bias_mw FROM entsoe.load_forecast_error_daily "
@@ -38,3 +43,10 @@ def test_forecast_error_and_total_load_are_computed_from_stored_series(build_tes
     assert mae > 0 and abs(bias) <= mae
     assert total_hours == 24 and min_areas == 3
     assert peak > 50_000  # DE_LU + FR + NL together
+
+
+def test_a_derived_assets_code_version_follows_its_sql(build_test_defs):
+    defs = build_test_defs(Settings())
+    spec = defs.resolve_assets_def(dg.AssetKey(["derived", "total_load"])).specs_by_key
+    (only,) = spec.values()
+    assert only.code_version == derived.TOTAL_LOAD_VERSION == derived.sql_version(derived._TOTAL_LOAD)

@@ -25,6 +25,8 @@ import psycopg2
 import pytest
 import requests
 
+from entsoe_pipeline_tests.fixtures.processes import descendants, stop_all
+
 REPO = Path(__file__).resolve().parents[2]
 AREAS = {"DE_LU": "10Y1001A1001A82H", "FR": "10YFR-RTE------C"}
 POINTS_PER_DAY = {"DE_LU": 96, "FR": 24}
@@ -165,12 +167,16 @@ telemetry:
         )
         yield {"url": url, "today": today, "database_url": database_url, "log": tmp_path / "dagster_dev.log"}
     finally:
+        # The code server and run workers may sit in sessions of their own: note the whole tree
+        # first, so that whatever outlives dagster dev's own shutdown is stopped too.
+        tree = descendants(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to dagster dev
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        stop_all(tree | descendants(proc.pid))
         log.close()
         _drop_database(pg_admin_url, dagster_db)
 
