@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from entsoe_pipeline import catalog
 from entsoe_pipeline.simulator.config import DEMO_TOKEN
@@ -33,9 +33,8 @@ class Settings:
     areas: tuple[catalog.Area, ...] = tuple(catalog.area(a) for a in catalog.DEFAULT_AREAS)
     endpoints: tuple[catalog.Endpoint, ...] = tuple(catalog.endpoint(e) for e in catalog.LOAD_ENDPOINTS)
     history_start: date = DEFAULT_HISTORY_START
-    # Automation fills missing partitions this far back; older gaps are the gap sensor's.
-    automation_lookback: timedelta = timedelta(days=7)
-    gap_sensor_interval_seconds: int = 300
+    # How often the store sensor reads the database (freshness, refills, gaps).
+    store_sensor_interval_seconds: int = 300
     # A window the API answered "no matching data" this many times is no longer asked for.
     max_empty_tries: int = 3
     # Gaps of at least this many contiguous partitions become one partition backfill.
@@ -61,11 +60,8 @@ class Settings:
             areas=areas,
             endpoints=endpoints,
             history_start=history_start,
-            automation_lookback=timedelta(
-                days=_int(env, "ENTSOE_AUTOMATION_LOOKBACK_DAYS", defaults.automation_lookback.days)
-            ),
-            gap_sensor_interval_seconds=_int(
-                env, "ENTSOE_GAP_SENSOR_INTERVAL_SECONDS", defaults.gap_sensor_interval_seconds
+            store_sensor_interval_seconds=_int(
+                env, "ENTSOE_STORE_SENSOR_INTERVAL_SECONDS", defaults.store_sensor_interval_seconds
             ),
             max_empty_tries=_int(env, "ENTSOE_MAX_EMPTY_TRIES", defaults.max_empty_tries),
             backfill_threshold_partitions=_int(

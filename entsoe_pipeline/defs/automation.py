@@ -1,50 +1,83 @@
-"""Declarative automation: what the schedules miss.
+"""Declarative automation: the condition that decides which partitions of a series to (re)fetch.
 
-Schedules refresh the latest partitions on each endpoint's publication cadence. The condition here
-covers the rest, always bounded to a recent window (a bare ``missing()`` would select every
-partition since the history start) and never while a run or backfill of the partition is in flight:
+One automation sensor evaluates it every 30 seconds; Dagster's own notion of what is in flight keeps
+it from asking twice. Its branches:
 
-* fill partitions missing within the lookback, once; a failed one only again on a slow retry tick;
-* re-request the latest partition when its freshness policy fails, at most on a rate-limiting tick.
+* **never materialized**: every partition that was never materialized, back to the history start
+  (on a new installation: the whole history, which Dagster runs as one backfill of API-sized
+  runs); not while a run or backfill works on it;
+* **failed**: a partition whose last run failed, again on a slow retry tick (every 6 hours);
+* **refresh**: the latest partitions (actual data: today and yesterday; forecasts: the current and
+  the published future ones) on the endpoint's publication cadence, unless a *run* works on them:
+  a backfill that has not reached today yet does not hold today's refresh back;
+* **revision sweeps**: the partitions of each re-read span the endpoint declares (catalogue
+  ``Endpoint.rereads``: actual data the last 7 days daily, 90 days weekly, a year monthly), on the
+  re-read's cron, as one backfill; ENTSO-E revises values and publishes late.
 
-Older gaps are the gap sensor's (see gap_sensor.py).
+What the database knows and Dagster does not (a materialized partition short of points, a series
+whose newest data is overdue) is the store sensor's (store_sensor.py).
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-from entsoe_pipeline.catalog import Cadence, Endpoint
-from entsoe_pipeline.settings import Settings
+from entsoe_pipeline.catalog import Cadence, Endpoint, Reread
+
+from .partitions import end_offset
 
 AC = dg.AutomationCondition
 
-# How often to retry a failed partition, and how often a stale asset may be re-requested.
 RETRY_FAILED_CRON = "0 */6 * * *"
-STALE_RETRY_CRON = {
-    Cadence.ACTUAL: "*/15 * * * *",
-    Cadence.FORECAST: "0 * * * *",
-    Cadence.MARGIN: "0 */6 * * *",
+# When ENTSO-E publishes new values of an endpoint, so when the latest partitions are fetched again.
+CADENCE_CRON = {
+    Cadence.ACTUAL: "5,35 * * * *",
+    Cadence.FORECAST: "20 */6 * * *",
+    Cadence.MARGIN: "40 3 * * *",
 }
 
 
 def _cron_tick(cron: str) -> dg.AutomationCondition:
-    """A cron tick passed since the condition last requested or saw an update."""
-    tick: dg.AutomationCondition = AC.cron_tick_passed(cron)
+    """A cron tick (UTC) passed since the condition last requested or saw an update."""
+    tick: dg.AutomationCondition = AC.cron_tick_passed(cron, cron_timezone="UTC")
     return tick.since_last_handled()
 
 
-def observation_condition(endpoint: Endpoint, settings: Settings) -> dg.AutomationCondition:
-    lookback = max(settings.automation_lookback, endpoint.granularity.nominal)
-    fill_gaps = (
-        AC.in_latest_time_window(lookback_delta=lookback)
-        & AC.missing()
-        & (~AC.execution_failed() | _cron_tick(RETRY_FAILED_CRON))
-    ).with_label("fill missing partitions in the lookback")
-    refresh_stale = (
-        AC.in_latest_time_window() & AC.freshness_failed() & _cron_tick(STALE_RETRY_CRON[endpoint.cadence])
-    ).with_label("refresh the latest partition when freshness fails")
-    return ((fill_gaps | refresh_stale) & ~AC.in_progress()).with_label("entsoe gap filling")
+def latest_partition_count(endpoint: Endpoint) -> int:
+    """Partitions the refresh covers: those the horizon reaches beyond today (end_offset), and for
+    actual data yesterday too, whose last hour is published after midnight."""
+    return end_offset(endpoint) + (1 if endpoint.cadence is Cadence.ACTUAL else 0)
+
+
+def _latest(count: int, endpoint: Endpoint) -> dg.AutomationCondition:
+    # in_latest_time_window(d) selects the partitions starting at most d before the latest one
+    # ends; the longest partition of the granularity makes ``count`` of them whatever the month.
+    return AC.in_latest_time_window(lookback_delta=count * endpoint.granularity.nominal)
+
+
+def _sweep(endpoint: Endpoint, reread: Reread) -> dg.AutomationCondition:
+    span = reread.span + endpoint.horizon
+    return (
+        AC.in_latest_time_window(lookback_delta=span) & _cron_tick(reread.cron) & ~AC.in_progress()
+    ).with_label(f"re-read the last {reread.span.days} days ({reread.name})")
+
+
+def observation_condition(endpoint: Endpoint) -> dg.AutomationCondition:
+    never_materialized = (AC.missing() & ~AC.execution_failed() & ~AC.in_progress()).with_label(
+        "fill partitions never materialized"
+    )
+    failed = (AC.execution_failed() & _cron_tick(RETRY_FAILED_CRON) & ~AC.in_progress()).with_label(
+        "retry failed partitions"
+    )
+    refresh = (
+        _latest(latest_partition_count(endpoint), endpoint)
+        & _cron_tick(CADENCE_CRON[endpoint.cadence])
+        & ~AC.run_in_progress()
+    ).with_label("refresh the latest partitions on the publication cadence")
+    condition = never_materialized | failed | refresh
+    for reread in endpoint.rereads:
+        condition = condition | _sweep(endpoint, reread)
+    return condition.with_label("entsoe series")
 
 
 def derived_condition() -> dg.AutomationCondition:

@@ -13,11 +13,11 @@ import dagster as dg
 from entsoe_pipeline.settings import Settings
 
 from .derived import build_derived_assets
-from .gap_sensor import BACKGROUND_PRIORITY, build_gap_sensor
+from .freshness import newest_spec
+from .gaps import BACKGROUND_PRIORITY
 from .observations import build_observation_asset, observation_key, source_spec
 from .resources import default_resources
-from .schedules import build_schedules
-from .sweeps import build_sweep_schedules
+from .store_sensor import build_store_sensor
 
 
 def build_defs(
@@ -27,25 +27,25 @@ def build_defs(
     observations = [
         build_observation_asset(e, a, settings) for e in settings.endpoints for a in settings.areas
     ]
-    observation_keys = [observation_key(e, a) for e in settings.endpoints for a in settings.areas]
+    newest = [
+        newest_spec(e, a, observation_key(e, a), settings) for e in settings.endpoints for a in settings.areas
+    ]
     derived = build_derived_assets(settings)
-    # Everything that runs in TimescaleDB: the series and the tables derived from them.
-    automated = dg.AssetSelection.kind("timescaledb")
     return dg.Definitions(
         # Code references: the UI links every asset to the line of the factory that built it.
         assets=dg.with_source_code_references(
-            [*(source_spec(e) for e in settings.endpoints), *observations, *derived]
+            [*(source_spec(e) for e in settings.endpoints), *observations, *newest, *derived]
         ),
-        schedules=[*build_schedules(settings), *build_sweep_schedules(settings)],
         sensors=[
-            build_gap_sensor(settings, observation_keys),
+            build_store_sensor(settings),
             # Declared explicitly: Dagster's implicit automation sensor starts STOPPED on a new instance.
             dg.AutomationConditionSensorDefinition(
                 "entsoe_automation",
-                target=automated,
+                # Everything that runs in TimescaleDB: the series and the tables derived from them.
+                target=dg.AssetSelection.kind("timescaledb").materializable(),
                 default_status=dg.DefaultSensorStatus.RUNNING,
                 minimum_interval_seconds=30,
-                # Runs a user launches (priority 0) go before background gap filling.
+                # Runs a user launches (priority 0) go before background work.
                 run_tags={"launched_by": "automation", "dagster/priority": BACKGROUND_PRIORITY},
             ),
         ],

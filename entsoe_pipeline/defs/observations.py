@@ -149,10 +149,9 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
             "dagster/column_schema": OBSERVATIONS_SCHEMA,
         },
         pool=POOL,
-        freshness_policy=dg.FreshnessPolicy.time_window(
-            fail_window=endpoint.freshness, warn_window=endpoint.freshness / 2
-        ),
-        automation_condition=observation_condition(endpoint, settings),
+        # No freshness policy here: Dagster would judge it by the last run of any partition. The
+        # series' freshness is its _newest companion's, which follows the data (freshness.py).
+        automation_condition=observation_condition(endpoint),
         retry_policy=dg.RetryPolicy(
             max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
         ),

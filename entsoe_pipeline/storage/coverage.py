@@ -50,6 +50,7 @@ class LatestPoint:
     time: datetime
     value: float
     fetched_at: datetime
+    resolution: str = ""  # ENTSO-E's spelling (PT15M, P7D, ...): the point covers [time, time + it)
 
 
 _TZ = "SELECT coalesce((SELECT tz FROM entsoe.areas WHERE eic = %s), 'UTC')"
@@ -199,11 +200,12 @@ WITH RECURSIVE pairs AS (
           AND (%(endpoint)s::text IS NULL OR d.endpoint = %(endpoint)s)
         ORDER BY d.endpoint, d.area LIMIT 1) n
 )
-SELECT p.endpoint, p.area, x.business_type, x.psr_type, x.variant, o.time, o.value, o.fetched_at
+SELECT p.endpoint, p.area, x.business_type, x.psr_type, x.variant, o.time, o.value, o.fetched_at,
+       o.resolution::text
 FROM pairs p
 CROSS JOIN LATERAL entsoe.series_of(p.endpoint, p.area) x
 CROSS JOIN LATERAL (
-    SELECT o.time, o.value, o.fetched_at FROM entsoe.observations o
+    SELECT o.time, o.value, o.fetched_at, o.resolution FROM entsoe.observations o
     WHERE (o.endpoint, o.area, o.business_type, o.psr_type, o.variant)
           = (p.endpoint, p.area, x.business_type, x.psr_type, x.variant)
     ORDER BY o.time DESC LIMIT 1) o
@@ -216,8 +218,12 @@ def latest_points(dsn: str, endpoint: str | None = None) -> list[LatestPoint]:
     try:
         with connect(dsn) as conn, conn.cursor() as cur:
             conn.set_session(readonly=True)
+            cur.execute("SET LOCAL intervalstyle = 'iso_8601'")
             cur.execute(_LATEST, {"endpoint": endpoint})
-            return [LatestPoint(*row) for row in cur.fetchall()]
+            return [
+                LatestPoint(endpoint, area, bt, psr, variant, time, value, fetched, Resolution.parse(res).iso)
+                for endpoint, area, bt, psr, variant, time, value, fetched, res in cur.fetchall()
+            ]
     except psycopg2.Error as exc:
         raise StorageError(redact(f"latest points failed: {str(exc).strip()}", dsn)) from None
 

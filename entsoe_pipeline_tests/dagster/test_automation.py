@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
-from dagster._core.definitions.freshness import FreshnessState, FreshnessStateChange
 
 from entsoe_pipeline import catalog
 from entsoe_pipeline.defs import Settings, build_defs
@@ -21,8 +20,12 @@ KEY = dg.AssetKey(["entsoe", "actual_load", "fr"])
 PARTITIONS = partitions_for(catalog.endpoint("actual_load"), SETTINGS.history_start)
 
 
-def _at(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+def _at(month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+def _days(first: date, last: date) -> list[str]:
+    return [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
 
 
 def _defs() -> dg.Definitions:
@@ -38,96 +41,98 @@ def _requested(result) -> list[str]:
     return sorted(result.get_requested_partitions(KEY))
 
 
-def test_first_tick_fills_the_lookback_only_not_the_whole_history():
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.evaluate_automation_conditions(defs=_defs(), instance=instance, evaluation_time=_at(29, 9))
-    assert _requested(result) == [f"2026-11-{d}" for d in range(23, 30)]
+class Ticks:
+    """The automation sensor's evaluations, one after the other, on one instance."""
+
+    def __init__(self, instance: dg.DagsterInstance | None = None) -> None:
+        self.defs = _defs()
+        self.instance = instance or dg.DagsterInstance.ephemeral()
+        self.cursor = None
+
+    def at(self, moment: datetime) -> list[str]:
+        result = dg.evaluate_automation_conditions(
+            defs=self.defs, instance=self.instance, cursor=self.cursor, evaluation_time=moment
+        )
+        self.cursor = result.cursor
+        return _requested(result)
+
+    def everything_materialized(self, until: date) -> None:
+        _materialized(self.instance, _days(SETTINGS.history_start, until))
+
+
+def test_first_tick_requests_every_partition_never_materialized_back_to_the_history_start():
+    assert Ticks().at(_at(11, 29, 9)) == _days(date(2026, 10, 1), date(2026, 11, 29))
 
 
 def test_nothing_is_requested_again_once_the_partitions_exist():
-    instance = dg.DagsterInstance.ephemeral()
-    defs = _defs()
-    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=_at(29, 9))
-    _materialized(instance, _requested(first))
-    second = dg.evaluate_automation_conditions(
-        defs=defs, instance=instance, cursor=first.cursor, evaluation_time=_at(29, 9, 1)
-    )
-    assert _requested(second) == []
+    ticks = Ticks()
+    ticks.at(_at(11, 29, 9))
+    ticks.everything_materialized(date(2026, 11, 29))
+    assert ticks.at(_at(11, 29, 9, 1)) == []
 
 
 def test_a_new_day_is_requested_when_it_appears():
+    ticks = Ticks()
+    ticks.at(_at(11, 28, 23, 50))
+    ticks.everything_materialized(date(2026, 11, 28))
+    assert ticks.at(_at(11, 29, 0, 1)) == ["2026-11-29"]
+
+
+def test_the_latest_partitions_are_refreshed_on_the_publication_cadence():
+    ticks = Ticks()
+    ticks.at(_at(11, 29, 9))
+    ticks.everything_materialized(date(2026, 11, 29))
+    assert ticks.at(_at(11, 29, 9, 4)) == []
+    assert ticks.at(_at(11, 29, 9, 6)) == ["2026-11-28", "2026-11-29"]  # the 09:05 tick passed
+    assert ticks.at(_at(11, 29, 9, 7)) == []
+
+
+def test_the_latest_partitions_are_refreshed_while_a_backfill_over_all_partitions_is_in_flight():
     instance = dg.DagsterInstance.ephemeral()
-    defs = _defs()
-    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=_at(28, 23, 50))
-    _materialized(instance, _requested(first))
-    second = dg.evaluate_automation_conditions(
-        defs=defs, instance=instance, cursor=first.cursor, evaluation_time=_at(29, 0, 1)
-    )
-    assert _requested(second) == ["2026-11-29"]
+    add_backfill(instance, KEY, PARTITIONS, "2026-10-01", "2026-11-29")
+    ticks = Ticks(instance)
+    assert ticks.at(_at(11, 29, 9)) == []  # the backfill will fill them: nothing asked twice
+    assert ticks.at(_at(11, 29, 9, 6)) == ["2026-11-28", "2026-11-29"]
+    assert ticks.at(_at(11, 29, 9, 7)) == []
+    assert ticks.at(_at(11, 29, 9, 36)) == ["2026-11-28", "2026-11-29"]
 
 
-def test_partitions_in_a_running_backfill_are_not_requested():
-    instance = dg.DagsterInstance.ephemeral()
-    add_backfill(instance, KEY, PARTITIONS, "2026-11-23", "2026-11-29")
-    result = dg.evaluate_automation_conditions(defs=_defs(), instance=instance, evaluation_time=_at(29, 9))
-    assert _requested(result) == []
-
-
-def test_stale_latest_partition_is_re_requested_on_the_rate_limiting_tick_only():
-    instance = dg.DagsterInstance.ephemeral()
-    defs = _defs()
-    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=_at(29, 9))
-    _materialized(instance, _requested(first))
-    instance.report_runless_asset_event(
-        FreshnessStateChange(
-            key=KEY,
-            new_state=FreshnessState.FAIL,
-            previous_state=FreshnessState.PASS,
-            state_change_timestamp=_at(29, 9, 2).timestamp(),
-        )
-    )
-    before_tick = dg.evaluate_automation_conditions(
-        defs=defs, instance=instance, cursor=first.cursor, evaluation_time=_at(29, 9, 5)
-    )
-    assert _requested(before_tick) == []
-    on_tick = dg.evaluate_automation_conditions(
-        defs=defs, instance=instance, cursor=before_tick.cursor, evaluation_time=_at(29, 9, 16)
-    )
-    assert _requested(on_tick) == ["2026-11-29"]
-    right_after = dg.evaluate_automation_conditions(
-        defs=defs, instance=instance, cursor=on_tick.cursor, evaluation_time=_at(29, 9, 17)
-    )
-    assert _requested(right_after) == []
+def test_revision_sweeps_request_their_span_on_their_cron():
+    ticks = Ticks()
+    ticks.at(_at(12, 2, 2, 40))
+    ticks.everything_materialized(date(2026, 12, 2))
+    assert ticks.at(_at(12, 2, 2, 45)) == []
+    # Wednesday 02:50: the daily sweep of the last 7 days (and the 02:35 refresh of the latest two).
+    assert ticks.at(_at(12, 2, 2, 51)) == _days(date(2026, 11, 26), date(2026, 12, 2))
+    ticks.at(_at(12, 7, 3, 0))
+    ticks.everything_materialized(date(2026, 12, 7))
+    ticks.at(_at(12, 7, 3, 5))
+    # Monday 03:20: the weekly sweep of 90 days, here back to the history start.
+    assert ticks.at(_at(12, 7, 3, 21)) == _days(date(2026, 10, 1), date(2026, 12, 7))
 
 
 def test_a_failed_partition_is_not_hot_looped_but_retried_on_the_slow_tick(make_simulator):
     from entsoe_pipeline_tests.dagster.conftest import make_resources
 
-    instance = dg.DagsterInstance.ephemeral()
-    defs = _defs()
-    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=_at(29, 9))
-    _materialized(instance, [p for p in _requested(first) if p != "2026-11-25"])
+    ticks = Ticks()
+    ticks.at(_at(11, 29, 9))
+    _materialized(
+        ticks.instance, [d for d in _days(date(2026, 10, 1), date(2026, 11, 29)) if d != "2026-11-25"]
+    )
     # A real failed run of 2026-11-25: the simulator refuses the token, a failure that is not retried.
     failing = build_defs(
         SETTINGS, resources=make_resources(make_simulator().url, "postgresql://x@127.0.0.1:9/x", token="bad")
     )
     result = dg.materialize(
-        [failing.resolve_assets_def(KEY)], partition_key="2026-11-25", instance=instance, raise_on_error=False
+        [failing.resolve_assets_def(KEY)],
+        partition_key="2026-11-25",
+        instance=ticks.instance,
+        raise_on_error=False,
     )
     assert not result.success
-
-    after_failure = dg.evaluate_automation_conditions(
-        defs=defs, instance=instance, cursor=first.cursor, evaluation_time=_at(29, 9, 1)
-    )
-    assert _requested(after_failure) == []
-    still_waiting = dg.evaluate_automation_conditions(
-        defs=defs, instance=instance, cursor=after_failure.cursor, evaluation_time=_at(29, 11, 59)
-    )
-    assert _requested(still_waiting) == []
-    retry = dg.evaluate_automation_conditions(
-        defs=defs, instance=instance, cursor=still_waiting.cursor, evaluation_time=_at(29, 12, 1)
-    )
-    assert _requested(retry) == ["2026-11-25"]
+    assert ticks.at(_at(11, 29, 9, 1)) == []
+    assert "2026-11-25" not in ticks.at(_at(11, 29, 11, 59))
+    assert "2026-11-25" in ticks.at(_at(11, 29, 12, 1))
 
 
 def _upstream_updated(instance, partition: str, *, plausible: bool) -> None:
@@ -148,11 +153,11 @@ def _derived_requests(plausible: bool) -> list[str]:
     defs = build_defs(settings, resources=offline_resources())
     derived = dg.AssetKey(["derived", "load_forecast_error", "fr"])
     instance = dg.DagsterInstance.ephemeral()
-    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=_at(29, 9))
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=_at(11, 29, 9))
     assert sorted(first.get_requested_partitions(derived)) == []
     _upstream_updated(instance, "2026-11-10", plausible=plausible)
     second = dg.evaluate_automation_conditions(
-        defs=defs, instance=instance, cursor=first.cursor, evaluation_time=_at(29, 9, 1)
+        defs=defs, instance=instance, cursor=first.cursor, evaluation_time=_at(11, 29, 9, 1)
     )
     return sorted(second.get_requested_partitions(derived))
 

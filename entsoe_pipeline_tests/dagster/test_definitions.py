@@ -36,7 +36,8 @@ def test_default_definitions_have_one_asset_per_load_endpoint_and_area_plus_sour
         "derived/load_forecast_error/fr",
         "derived/total_load",
     } <= keys
-    assert len(keys) == 18 + 6 + 3 + 1
+    assert {f"{k}_newest" for k in LOAD_KEYS} <= keys  # each series' freshness
+    assert len(keys) == 18 + 18 + 6 + 3 + 1
 
 
 def test_observation_assets_carry_kind_group_owner_tags_and_pool():
@@ -47,9 +48,13 @@ def test_observation_assets_carry_kind_group_owner_tags_and_pool():
     assert node.owners == ["team:energy-data"]
     assert node.tags["area"] == "DE_LU" and node.tags["endpoint"] == "actual_load"
     assert node.pools == {"entsoe_api"}
-    assert node.freshness_policy is not None
+    assert node.freshness_policy is None  # judged by its runs: the companion's follows the data
     assert node.automation_condition is not None
     assert dg.AssetKey(["entsoe_api", "actual_load"]) in node.parent_keys
+    newest = graph.get(dg.AssetKey(["entsoe", "actual_load", "de_lu_newest"]))
+    assert newest.freshness_policy is not None
+    assert not newest.is_materializable  # materialized runless by the store sensor
+    assert node.key in newest.parent_keys
 
 
 def test_partitions_follow_the_endpoint_granularity_in_utc_with_the_current_partition_present():
@@ -76,28 +81,13 @@ def test_backfill_policy_makes_one_run_per_api_request():
     assert weekly.max_partitions_per_run == 52  # one year of weeks = one request
 
 
-def test_sensors_and_schedules_are_running_by_default():
+def test_two_sensors_launch_everything_and_run_by_default():
     defs = _defs()
-    sensors = {s.name: s for s in defs.sensors}
-    assert sensors["gap_sensor"].default_status == dg.DefaultSensorStatus.RUNNING
-    assert sensors["entsoe_automation"].default_status == dg.DefaultSensorStatus.RUNNING
-    schedules = {s.name: s for s in defs.schedules}
-    assert set(schedules) == {
-        "refresh_actual_daily",
-        "refresh_forecast_daily",
-        "refresh_forecast_weekly",
-        "refresh_forecast_monthly",
-        "refresh_margin_yearly",
-        "sweep_actual_daily_last7d",
-        "sweep_actual_daily_last90d",
-        "sweep_actual_daily_last366d",
-        "sweep_forecast_daily_last7d",
-        "sweep_forecast_daily_last90d",
-        "sweep_forecast_weekly_last7d",
-        "sweep_forecast_monthly_last31d",
-        "sweep_margin_yearly_last366d",
+    assert {s.name: s.default_status for s in defs.sensors} == {
+        "store_sensor": dg.DefaultSensorStatus.RUNNING,
+        "entsoe_automation": dg.DefaultSensorStatus.RUNNING,
     }
-    assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in schedules.values())
+    assert list(defs.schedules or []) == []
 
 
 def test_any_catalogue_subset_can_be_enabled():
@@ -129,9 +119,8 @@ def test_the_whole_catalogue_for_every_area_loads_as_one_code_location():
     settings = Settings(areas=tuple(catalog.AREAS.values()), endpoints=tuple(catalog.ENDPOINTS.values()))
     defs = _defs(settings)
     keys = set(_asset_specs(defs))
-    assert len([k for k in keys if k.startswith("entsoe/")]) == len(catalog.AREAS) * len(catalog.ENDPOINTS)
-    names = [s.name for s in defs.schedules]
-    assert len(names) == len(set(names))
+    series = [k for k in keys if k.startswith("entsoe/") and not k.endswith("_newest")]
+    assert len(series) == len(catalog.AREAS) * len(catalog.ENDPOINTS)
     defs.resolve_all_job_defs()
 
 

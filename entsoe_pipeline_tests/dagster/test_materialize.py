@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import psycopg2
@@ -196,3 +196,50 @@ def test_an_unreadable_window_fails_alone_and_its_neighbours_in_the_range_run_ar
     assert "1 of 10 partitions could not be read" in str(failure.event_specific_data.error)
     assert "2025-10-05" in str(failure.event_specific_data.error)
     assert sim.request_count <= 10  # narrowed down by halves, not one request per day
+
+
+def test_a_sweep_run_rereads_its_range_and_reports_revised_rows(make_simulator, database_url):
+    from entsoe_pipeline.defs import build_defs
+
+    first = datetime(2025, 3, 12, 14, tzinfo=UTC)
+    sim = make_simulator(now=first, revision_share=1.0)  # every day is revised once, D+1 .. D+30
+    settings = Settings(areas=(catalog.area("FR"),), endpoints=(catalog.endpoint("actual_load"),))
+    defs = build_defs(settings, resources=make_resources(sim.url, database_url))
+    key = dg.AssetKey(["entsoe", "actual_load", "fr"])
+    tags = {
+        "dagster/asset_partition_range_start": "2025-03-01",
+        "dagster/asset_partition_range_end": "2025-03-07",
+    }
+    instance = dg.DagsterInstance.ephemeral()
+    assert dg.materialize([defs.resolve_assets_def(key)], instance=instance, tags=tags).success
+    sim.config.now = first + timedelta(days=40)  # every revision of those days is out now
+    swept = dg.materialize([defs.resolve_assets_def(key)], instance=instance, tags={**tags, "sweep": "test"})
+    assert swept.success
+    week = (datetime(2025, 3, 1, tzinfo=UTC), datetime(2025, 3, 8, tzinfo=UTC))
+    known = sim.revisions("actual_load", "FR", *week, as_of=first)
+    revised = sim.revisions("actual_load", "FR", *week)
+    since_first = revised[~revised["time"].isin(known["time"])]
+    node = swept.all_node_events[0].node_name
+    updated = {
+        m.partition: m.metadata["rows_updated"].value for m in swept.asset_materializations_for_node(node)
+    }
+    assert updated == {f"2025-03-0{d}": int((since_first["time"].dt.day == d).sum()) for d in range(1, 8)}
+    assert sum(updated.values()) > 0
+    truth = sim.published("actual_load", "FR", *week)
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT time, value FROM entsoe.observations WHERE endpoint = 'actual_load' AND area = %s "
+            "AND time >= '2025-03-01' AND time < '2025-03-08' ORDER BY time",
+            (catalog.area("FR").eic,),
+        )
+        stored = cur.fetchall()
+        cur.execute(
+            "SELECT count(*) FROM entsoe.observation_history WHERE endpoint = 'actual_load' AND area = %s "
+            "AND time >= '2025-03-01' AND time < '2025-03-08' AND change = 'revised'",
+            (catalog.area("FR").eic,),
+        )
+        (history,) = cur.fetchone()
+    assert [(t, v) for t, v in stored] == [
+        (t.to_pydatetime(), v) for t, v in zip(truth["time"], truth["value"], strict=True)
+    ]
+    assert history == len(since_first)

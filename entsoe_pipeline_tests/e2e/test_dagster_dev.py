@@ -135,7 +135,7 @@ telemetry:
         "ENTSOE_AREAS": ",".join(AREAS),
         "ENTSOE_ENDPOINTS": "actual_load",
         "ENTSOE_HISTORY_START": (today - timedelta(days=61)).isoformat(),
-        "ENTSOE_GAP_SENSOR_INTERVAL_SECONDS": "30",
+        "ENTSOE_STORE_SENSOR_INTERVAL_SECONDS": "30",
     }
     log = (tmp_path / "dagster_dev.log").open("w")
     proc = subprocess.Popen(

@@ -36,5 +36,5 @@ def test_bad_history_start_names_the_variable():
 
 
 def test_bad_interval_names_the_variable():
-    with pytest.raises(ValueError, match="ENTSOE_GAP_SENSOR_INTERVAL_SECONDS"):
-        Settings.from_env({"ENTSOE_GAP_SENSOR_INTERVAL_SECONDS": "-5"})
+    with pytest.raises(ValueError, match="ENTSOE_STORE_SENSOR_INTERVAL_SECONDS"):
+        Settings.from_env({"ENTSOE_STORE_SENSOR_INTERVAL_SECONDS": "-5"})

@@ -1,0 +1,126 @@
+"""The store sensor: what TimescaleDB holds, turned into what the UI shows and what gets fetched.
+
+Every tick it reads, per series, the newest stored point and the partitions that fall short, then:
+
+* confirms each series whose data is current by materializing its companion
+  ``entsoe/<endpoint>/<area>_newest`` (runless), so that the companion's freshness follows the data
+  (see freshness.py);
+* requests the latest partitions of each series whose data is not current, at most once per retry
+  interval (15 minutes for actual data), unless a run is already working on them;
+* launches what fills the gaps in materialized partitions (see gaps.py).
+
+Everything it launches queues behind runs users launch.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from entsoe_pipeline import storage
+from entsoe_pipeline.ingest import local_calendar
+from entsoe_pipeline.settings import Settings
+from entsoe_pipeline.storage.windows import partition_windows
+
+from .freshness import STALE_RETRY, FreshnessCursor, SeriesFreshness, newest_end, overdue
+from .gaps import BACKGROUND_PRIORITY, GapCursor, find_gaps
+from .resources import TimescaleResource
+from .targets import SeriesTarget, partition_status, series_targets
+
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+
+
+def build_store_sensor(settings: Settings) -> dg.SensorDefinition:
+    targets = series_targets(settings)
+    history_start = datetime.combine(settings.history_start, time(), UTC)
+
+    @dg.sensor(
+        name="store_sensor",
+        asset_selection=dg.AssetSelection.assets(*(t.key for t in targets)),  # backfill requests need it
+        minimum_interval_seconds=settings.store_sensor_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Reads TimescaleDB: confirms the series whose data is current (their _newest "
+        "companions' freshness), refills the latest partitions of those that are not, and fills the "
+        "gaps in materialized partitions.",
+    )
+    def store_sensor(context: dg.SensorEvaluationContext, timescale: TimescaleResource) -> dg.SensorResult:
+        now = settings.clock()
+        raw = json.loads(context.cursor) if context.cursor else {}
+        confirmed = FreshnessCursor.parse(raw.get("freshness"))
+        launched = GapCursor.parse(raw.get("gaps"))
+        states = series_freshness(timescale.dsn, targets, history_start, now)
+        events = [e for state in states if (e := confirmed.confirmation(state, now, settings)) is not None]
+        requests = [
+            r
+            for target, state in zip(targets, states, strict=True)
+            if not state.current and (r := refill_request(context.instance, target, state, now)) is not None
+        ]
+        plan, skipped_empty = find_gaps(timescale.dsn, context.instance, targets, launched, now, settings)
+        requests += plan.requests()
+        cursor = json.dumps({"freshness": confirmed.dump(), "gaps": launched.dump()})
+        if not requests and not events:
+            reason = "every series current, no gap to fill"
+            if skipped_empty:
+                reason += f" ({skipped_empty} windows confirmed empty by ENTSO-E are no longer asked for)"
+            return dg.SensorResult(skip_reason=reason, cursor=cursor)
+        return dg.SensorResult(run_requests=requests, asset_events=events, cursor=cursor)
+
+    return store_sensor
+
+
+def series_freshness(
+    dsn: str, targets: Sequence[SeriesTarget], history_start: datetime, now: datetime
+) -> list[SeriesFreshness]:
+    """How current each target's stored data is, from one read of the newest points."""
+    newest: dict[tuple[str, str], list[storage.LatestPoint]] = defaultdict(list)
+    for point in storage.latest_points(dsn):
+        newest[(point.endpoint, point.area)].append(point)
+    out = []
+    for t in targets:
+        reach = newest_end(newest.get((t.endpoint.name, t.area.eic), []), t.area.tz)
+        out.append(
+            SeriesFreshness(t.endpoint, t.area, reach, overdue(t.endpoint, t.area, history_start, reach, now))
+        )
+    return out
+
+
+def refill_request(
+    instance: dg.DagsterInstance, target: SeriesTarget, state: SeriesFreshness, now: datetime
+) -> dg.RunRequest | None:
+    """One run over the latest partitions of a series that is not current, from the one its data
+    stops in (at most one API request's worth); None while a run works on any of them."""
+    endpoint = target.endpoint
+    existing = target.partitions_def.get_partition_keys(current_time=now)
+    if not existing:
+        return None
+    last = existing[-1]
+    last_end = target.partitions_def.time_window_for_partition_key(last).end
+    reach = state.reach or target.partitions_def.start
+    if local_calendar(endpoint):  # partitions of local-calendar data hold the local days they describe
+        reach = reach.astimezone(ZoneInfo(target.area.tz)).replace(tzinfo=UTC)
+    windows = partition_windows(
+        min(reach, last_end - endpoint.granularity.nominal), last_end, endpoint.granularity
+    )
+    keys = [start.strftime(target.partitions_def.fmt) for start, _ in windows][
+        -endpoint.partitions_per_request :
+    ]
+    status = partition_status(instance, target, keys)
+    if any(status.get(k) == dg.AssetPartitionStatus.IN_PROGRESS for k in keys):
+        return None
+    retry = STALE_RETRY[endpoint.cadence].total_seconds()
+    tags = {"launched_by": "freshness", "dagster/priority": BACKGROUND_PRIORITY}
+    if len(keys) > 1:
+        tags.update({RANGE_START: keys[0], RANGE_END: keys[-1]})
+    return dg.RunRequest(
+        # One request per series and retry interval: a repeated tick asks for nothing new.
+        run_key=f"refill:{target.key.to_user_string()}:{int(now.timestamp() // retry)}",
+        asset_selection=[target.key],
+        partition_key=keys[0] if len(keys) == 1 else None,
+        tags=tags,
+    )
