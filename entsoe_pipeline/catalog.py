@@ -45,7 +45,7 @@ class Reread:
     """A revision sweep: on ``cron`` (UTC), fetch again the partitions of the last ``span`` (and
     those the endpoint's horizon reaches), so revisions and late publications are stored."""
 
-    name: str  # short, for schedule names: "daily", "weekly", "monthly"
+    name: str  # short, for the automation condition's labels: "daily", "weekly", "monthly"
     cron: str
     span: timedelta
 
@@ -102,7 +102,8 @@ class Endpoint:
     # a 31-day month, so a month is taken as 28 days. The client shrinks further when told to.
     max_span: timedelta
     cadence: Cadence
-    # How old the newest materialization may become before the asset counts as stale.
+    # How long the data after the newest stored point may have been due before the series counts as
+    # not current (its _newest companion fails and the store sensor refills it); see defs/freshness.py.
     freshness: timedelta
     # Resolutions the endpoint publishes (the first is the usual one); checks compare against them.
     resolutions: tuple[str, ...]

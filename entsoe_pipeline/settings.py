@@ -33,8 +33,9 @@ class Settings:
     areas: tuple[catalog.Area, ...] = tuple(catalog.area(a) for a in catalog.DEFAULT_AREAS)
     endpoints: tuple[catalog.Endpoint, ...] = tuple(catalog.endpoint(e) for e in catalog.LOAD_ENDPOINTS)
     history_start: date = DEFAULT_HISTORY_START
-    # How often the store sensor reads the database (freshness, refills, gaps).
-    store_sensor_interval_seconds: int = 300
+    # How often the store sensor reads the database (freshness, refills, gaps). The freshness of
+    # the _newest companions fails after 9 intervals without a confirmation (defs/freshness.py).
+    store_sensor_interval_seconds: int = 60
     # A window the API answered "no matching data" this many times is no longer asked for.
     max_empty_tries: int = 3
     # Gaps of at least this many contiguous partitions become one partition backfill.

@@ -180,7 +180,7 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
         run = _ingest(entsoe_api, timescale, endpoint, area, windows, now)
         stored = _stored_rows(timescale, endpoint, area, run.stored)
         metadata = {p.window.key: _partition_metadata(p, stored[p.window.key], run) for p in run.stored}
-        context.log.info(_summary(endpoint, area, run, context.run.tags.get("sweep")))
+        context.log.info(_summary(endpoint, area, run))
         if run.failed:
             # The other partitions are stored: record them, then fail naming the ones that are not.
             for partition, meta in metadata.items():
@@ -299,12 +299,11 @@ def _all_points(run: IngestResult) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else run.partitions[0].points
 
 
-def _summary(endpoint: Endpoint, area: Area, run: IngestResult, sweep: str | None) -> str:
+def _summary(endpoint: Endpoint, area: Area, run: IngestResult) -> str:
     parts = run.partitions
     totals = [sum(getattr(p.counts, f) for p in parts) for f in ("inserted", "updated", "superseded")]
-    what = f"revision sweep {sweep!r}: " if sweep else ""
     return (
-        f"{what}{endpoint.name} {area.name} {parts[0].window.key}..{parts[-1].window.key}: "
+        f"{endpoint.name} {area.name} {parts[0].window.key}..{parts[-1].window.key}: "
         f"{sum(len(p.points) for p in parts)} points in {run.requests} requests; {totals[0]} inserted, "
         f"{totals[1]} updated (revised), {totals[2]} superseded; {len(run.failed)} of {len(parts)} "
         "partitions failed"

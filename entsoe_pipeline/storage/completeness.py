@@ -1,4 +1,4 @@
-"""Expected versus stored points per window: the Dagster checks' and the gap sensor's queries.
+"""Expected versus stored points per window: the Dagster checks' and the store sensor's queries.
 
 The rule, per series (business_type, psr_type, variant) of an (endpoint, area) and window:
 

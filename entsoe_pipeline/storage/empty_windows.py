@@ -1,6 +1,6 @@
 """Windows for which ENTSO-E confirmed it has no data ("No matching data found").
 
-The gap sensor stops asking for a window after a number of such answers; ``tries`` counts them.
+The store sensor stops asking for a window after a number of such answers; ``tries`` counts them.
 """
 
 from __future__ import annotations

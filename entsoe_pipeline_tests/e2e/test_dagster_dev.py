@@ -3,8 +3,11 @@ simulator and a real TimescaleDB, driven through the GraphQL API the UI uses.
 
 1. A partition backfill of 60 days for two assets, launched like the UI's "Materialize" dialog
    (launchPartitionBackfill), finishes with every row in TimescaleDB.
-2. A week of rows three weeks back (older than the automation lookback) is deleted by hand; the
-   gap sensor, on by default, restores exactly those rows without anyone clicking.
+2. A week of rows three weeks back is deleted by hand; the store sensor, on by default, restores
+   exactly those rows without anyone clicking.
+3. Freshness follows the data: when ENTSO-E stops publishing, the series' _newest companion turns
+   to FAIL although a backfill of older partitions materializes the series meanwhile, and back to
+   PASS as soon as current data is stored.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
@@ -97,9 +101,12 @@ def _drop_database(admin_url: str, name: str) -> None:
     conn.close()
 
 
-@pytest.fixture
-def dagster_dev(pg_admin_url, database_url, simulator, tmp_path) -> Iterator[dict]:
-    """`dagster dev` on a free port, its instance storage in a fresh PostgreSQL database."""
+@contextmanager
+def _dagster_dev(
+    pg_admin_url: str, database_url: str, api_url: str, tmp_path: Path, settings: dict[str, str]
+) -> Iterator[dict]:
+    """`dagster dev` on a free port with the ENTSOE_* ``settings``, its instance storage in a fresh
+    PostgreSQL database."""
     dagster_db = f"dagster_e2e_{uuid.uuid4().hex[:8]}"
     dagster_url = _create_database(pg_admin_url, dagster_db)
     pg = urlparse(dagster_url)
@@ -130,12 +137,9 @@ telemetry:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ENTSOE_")},
         "DAGSTER_HOME": str(home),
-        "ENTSOE_API_URL": simulator.url,
+        "ENTSOE_API_URL": api_url,
         "ENTSOE_DATABASE_URL": database_url,
-        "ENTSOE_AREAS": ",".join(AREAS),
-        "ENTSOE_ENDPOINTS": "actual_load",
-        "ENTSOE_HISTORY_START": (today - timedelta(days=61)).isoformat(),
-        "ENTSOE_STORE_SENSOR_INTERVAL_SECONDS": "30",
+        **settings,
     }
     log = (tmp_path / "dagster_dev.log").open("w")
     proc = subprocess.Popen(
@@ -181,6 +185,19 @@ telemetry:
         _drop_database(pg_admin_url, dagster_db)
 
 
+@pytest.fixture
+def dagster_dev(pg_admin_url, database_url, simulator, tmp_path) -> Iterator[dict]:
+    today = datetime.now(UTC).date()
+    settings = {
+        "ENTSOE_AREAS": ",".join(AREAS),
+        "ENTSOE_ENDPOINTS": "actual_load",
+        "ENTSOE_HISTORY_START": (today - timedelta(days=61)).isoformat(),
+        "ENTSOE_STORE_SENSOR_INTERVAL_SECONDS": "30",
+    }
+    with _dagster_dev(pg_admin_url, database_url, simulator.url, tmp_path, settings) as dev:
+        yield dev
+
+
 def _gql(url: str, query: str, variables: dict | None = None) -> dict:
     response = requests.post(url, json={"query": query, "variables": variables or {}}, timeout=60)
     response.raise_for_status()
@@ -199,10 +216,8 @@ def _rows(database_url: str, area: str, start: date, end: date) -> list[tuple]:
         return cur.fetchall()
 
 
-def test_ui_backfill_then_gap_sensor_restores_deleted_rows(dagster_dev):
-    url, today, database_url = dagster_dev["url"], dagster_dev["today"], dagster_dev["database_url"]
-    # Ends the day before yesterday: yesterday's last hour is published only after 01:00 UTC today.
-    first, last = today - timedelta(days=61), today - timedelta(days=2)
+def _launch_backfill(url: str, areas: list[str], first: date, last: date, title: str) -> str:
+    """A partition backfill of actual load, as the UI's "Materialize" dialog launches it."""
     launched = _gql(
         url,
         _LAUNCH,
@@ -213,18 +228,20 @@ def test_ui_backfill_then_gap_sensor_restores_deleted_rows(dagster_dev):
                         "assetKey": {"path": ["entsoe", "actual_load", area.lower()]},
                         "partitions": {"range": {"start": first.isoformat(), "end": last.isoformat()}},
                     }
-                    for area in AREAS
+                    for area in areas
                 ],
-                "title": "e2e: 60 days of actual load",
+                "title": title,
                 "tags": [{"key": "launched_by", "value": "e2e"}],
             }
         },
     )["launchPartitionBackfill"]
     assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    backfill_id = launched["backfillId"]
+    return launched["backfillId"]
 
+
+def _wait_for_backfill(dev: dict, backfill_id: str) -> None:
     def _finished() -> str | None:
-        status = _gql(url, _STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
+        status = _gql(dev["url"], _STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
         return (
             status
             if status in {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
@@ -232,11 +249,20 @@ def test_ui_backfill_then_gap_sensor_restores_deleted_rows(dagster_dev):
         )
 
     status = _wait_for("the backfill to finish", _finished, timeout=600, interval=5)
-    assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, (status, dagster_dev["log"].read_text()[-4000:])
+    assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, (status, dev["log"].read_text()[-4000:])
+
+
+def test_ui_backfill_then_store_sensor_restores_deleted_rows(dagster_dev):
+    url, today, database_url = dagster_dev["url"], dagster_dev["today"], dagster_dev["database_url"]
+    # Ends the day before yesterday: yesterday's last hour is published only after 01:00 UTC today.
+    first, last = today - timedelta(days=61), today - timedelta(days=2)
+    backfill_id = _launch_backfill(url, list(AREAS), first, last, "e2e: 60 days of actual load")
+    _wait_for_backfill(dagster_dev, backfill_id)
     for area, per_day in POINTS_PER_DAY.items():
         assert len(_rows(database_url, area, first, last + timedelta(days=1))) == 60 * per_day, area
 
-    # A week three weeks back, older than the automation's 7-day lookback: only the gap sensor sees it.
+    # A week three weeks back: Dagster counts its partitions as materialized, only the store sensor
+    # sees that their rows are gone.
     hole_start, hole_end = today - timedelta(days=21), today - timedelta(days=14)
     before = _rows(database_url, "FR", hole_start, hole_end)
     assert len(before) == 7 * 24
@@ -249,7 +275,7 @@ def test_ui_backfill_then_gap_sensor_restores_deleted_rows(dagster_dev):
     assert _rows(database_url, "FR", hole_start, hole_end) == []
 
     restored = _wait_for(
-        "the gap sensor to restore the deleted week",
+        "the store sensor to restore the deleted week",
         lambda: len(_rows(database_url, "FR", hole_start, hole_end)) == len(before),
         timeout=600,
         interval=10,
@@ -257,3 +283,73 @@ def test_ui_backfill_then_gap_sensor_restores_deleted_rows(dagster_dev):
     assert restored
     assert _rows(database_url, "FR", hole_start, hole_end) == before
     assert len(_rows(database_url, "FR", first, last + timedelta(days=1))) == 60 * 24
+
+
+_FRESHNESS = """
+query Freshness($keys: [AssetKeyInput!]) {
+  assetNodes(assetKeys: $keys) {
+    assetKey { path }
+    freshnessStatusInfo { freshnessStatus freshnessStatusMetadata { lastMaterializedTimestamp } }
+    assetMaterializations(limit: 1) { timestamp runId }
+  }
+}
+"""
+SERIES = ["entsoe", "actual_load", "fr"]
+NEWEST = ["entsoe", "actual_load", "fr_newest"]
+
+
+def _nodes(url: str) -> dict[str, dict]:
+    nodes = _gql(url, _FRESHNESS, {"keys": [{"path": SERIES}, {"path": NEWEST}]})["assetNodes"]
+    return {"/".join(n["assetKey"]["path"]): n for n in nodes}
+
+
+def _freshness(url: str) -> str | None:
+    info = _nodes(url)["/".join(NEWEST)]["freshnessStatusInfo"]
+    return info and info["freshnessStatus"]
+
+
+def test_freshness_follows_the_stored_data_not_the_runs(
+    pg_admin_url, own_database_url, make_simulator, tmp_path
+):
+    simulator = make_simulator()
+    today = datetime.now(UTC).date()
+    settings = {
+        "ENTSOE_AREAS": "FR",
+        "ENTSOE_ENDPOINTS": "actual_load",
+        "ENTSOE_HISTORY_START": (today - timedelta(days=20)).isoformat(),
+        # Confirmations every 20 s; the companion's policy fails after 60 s without one.
+        "ENTSOE_STORE_SENSOR_INTERVAL_SECONDS": "5",
+    }
+    with _dagster_dev(pg_admin_url, own_database_url, simulator.url, tmp_path, settings) as dev:
+        url = dev["url"]
+        # The automation loads the history on its own; the store sensor confirms the data current.
+        _wait_for("the companion to pass", lambda: _freshness(url) == "HEALTHY", timeout=420, interval=5)
+
+        # ENTSO-E stops publishing six hours ago (and the store forgets what came since): the
+        # newest point falls four hours behind what is due, beyond the two hours tolerated.
+        cut = datetime.now(UTC) - timedelta(hours=6)
+        simulator.config.no_data = ((cut, datetime(2100, 1, 1, tzinfo=UTC)),)
+        with psycopg2.connect(own_database_url) as conn, conn.cursor() as cur:
+            cur.execute(
+                "DELETE FROM entsoe.observations WHERE endpoint = 'actual_load' AND area = %s AND time >= %s",
+                (AREAS["FR"], cut),
+            )
+        # Meanwhile a user re-reads the older partitions: the series is materialized again and again.
+        backfill_id = _launch_backfill(
+            url, ["FR"], today - timedelta(days=20), today - timedelta(days=2), "e2e: re-read history"
+        )
+        _wait_for_backfill(dev, backfill_id)
+        _wait_for("the companion to fail", lambda: _freshness(url) == "DEGRADED", timeout=300, interval=5)
+        nodes = _nodes(url)
+        series_last = int(nodes["/".join(SERIES)]["assetMaterializations"][0]["timestamp"]) / 1000
+        confirmed = nodes["/".join(NEWEST)]["freshnessStatusInfo"]["freshnessStatusMetadata"]
+        assert series_last > confirmed["lastMaterializedTimestamp"], (
+            "the series was materialized after the last confirmation and the companion still fails"
+        )
+
+        # Publication resumes and a user materializes the latest partitions: fresh again.
+        simulator.config.no_data = ()
+        _launch_backfill(url, ["FR"], today - timedelta(days=1), today, "e2e: latest partitions")
+        _wait_for(
+            "the companion to pass again", lambda: _freshness(url) == "HEALTHY", timeout=300, interval=5
+        )
