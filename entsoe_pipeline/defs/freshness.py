@@ -32,12 +32,14 @@ from entsoe_pipeline.storage import LatestPoint
 from entsoe_pipeline.storage.resolution import Resolution
 from entsoe_pipeline.storage.windows import next_window_start, window_start
 
-# How often a series that is not current may have its latest partitions requested again.
-STALE_RETRY = {
-    Cadence.ACTUAL: timedelta(minutes=15),
-    Cadence.FORECAST: timedelta(hours=1),
-    Cadence.MARGIN: timedelta(hours=6),
-}
+# How many store-sensor intervals pass before the latest partitions of a series that is not current
+# are requested again: 15 minutes, an hour, 6 hours at the default interval of a minute.
+STALE_RETRY_INTERVALS = {Cadence.ACTUAL: 15, Cadence.FORECAST: 60, Cadence.MARGIN: 360}
+
+
+def stale_retry(endpoint: Endpoint, settings: Settings) -> timedelta:
+    """How often a series that is not current may have its latest partitions requested again."""
+    return timedelta(seconds=STALE_RETRY_INTERVALS[endpoint.cadence] * settings.store_sensor_interval_seconds)
 
 
 def newest_key(endpoint: Endpoint, area: Area) -> dg.AssetKey:

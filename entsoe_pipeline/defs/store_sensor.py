@@ -6,7 +6,8 @@ Every tick it reads, per series, the newest stored point and the partitions that
   ``entsoe/<endpoint>/<area>_newest`` (runless), so that the companion's freshness follows the data
   (see freshness.py);
 * requests the latest partitions of each series whose data is not current, at most once per retry
-  interval (15 minutes for actual data), unless a run is already working on them;
+  interval (15 sensor intervals for actual data: 15 minutes by default), unless a run is already
+  working on them;
 * launches what fills the gaps in materialized partitions (see gaps.py).
 
 Everything it launches queues behind runs users launch.
@@ -27,7 +28,7 @@ from entsoe_pipeline.ingest import local_calendar
 from entsoe_pipeline.settings import Settings
 from entsoe_pipeline.storage.windows import partition_windows
 
-from .freshness import STALE_RETRY, FreshnessCursor, SeriesFreshness, newest_end, overdue
+from .freshness import FreshnessCursor, SeriesFreshness, newest_end, overdue, stale_retry
 from .gaps import BACKGROUND_PRIORITY, GapCursor, find_gaps
 from .resources import TimescaleResource
 from .targets import SeriesTarget, partition_status, series_targets
@@ -59,7 +60,8 @@ def build_store_sensor(settings: Settings) -> dg.SensorDefinition:
         requests = [
             r
             for target, state in zip(targets, states, strict=True)
-            if not state.current and (r := refill_request(context.instance, target, state, now)) is not None
+            if not state.current
+            and (r := refill_request(context.instance, target, state, now, settings)) is not None
         ]
         plan, skipped_empty = find_gaps(timescale.dsn, context.instance, targets, launched, now, settings)
         requests += plan.requests()
@@ -91,7 +93,11 @@ def series_freshness(
 
 
 def refill_request(
-    instance: dg.DagsterInstance, target: SeriesTarget, state: SeriesFreshness, now: datetime
+    instance: dg.DagsterInstance,
+    target: SeriesTarget,
+    state: SeriesFreshness,
+    now: datetime,
+    settings: Settings,
 ) -> dg.RunRequest | None:
     """One run over the latest partitions of a series that is not current, from the one its data
     stops in (at most one API request's worth); None while a run works on any of them."""
@@ -113,7 +119,7 @@ def refill_request(
     status = partition_status(instance, target, keys)
     if any(status.get(k) == dg.AssetPartitionStatus.IN_PROGRESS for k in keys):
         return None
-    retry = STALE_RETRY[endpoint.cadence].total_seconds()
+    retry = stale_retry(endpoint, settings).total_seconds()
     tags = {"launched_by": "freshness", "dagster/priority": BACKGROUND_PRIORITY}
     if len(keys) > 1:
         tags.update({RANGE_START: keys[0], RANGE_END: keys[-1]})

@@ -308,16 +308,22 @@ def _freshness(url: str) -> str | None:
     return info and info["freshnessStatus"]
 
 
+def _backfill_status(url: str, backfill_id: str) -> str:
+    return _gql(url, _STATUS, {"id": backfill_id})["partitionBackfillOrError"]["status"]
+
+
 def test_freshness_follows_the_stored_data_not_the_runs(
     pg_admin_url, own_database_url, make_simulator, tmp_path
 ):
     simulator = make_simulator()
     today = datetime.now(UTC).date()
+    history_start = today - timedelta(days=300)
     settings = {
         "ENTSOE_AREAS": "FR",
         "ENTSOE_ENDPOINTS": "actual_load",
-        "ENTSOE_HISTORY_START": (today - timedelta(days=20)).isoformat(),
-        # Confirmations every 20 s; the companion's policy fails after 60 s without one.
+        "ENTSOE_HISTORY_START": history_start.isoformat(),
+        # Confirmations every 20 s, the companion's policy fails after 60 s without one, and a
+        # series that is not current is refilled every 75 s.
         "ENTSOE_STORE_SENSOR_INTERVAL_SECONDS": "5",
     }
     with _dagster_dev(pg_admin_url, own_database_url, simulator.url, tmp_path, settings) as dev:
@@ -326,20 +332,29 @@ def test_freshness_follows_the_stored_data_not_the_runs(
         _wait_for("the companion to pass", lambda: _freshness(url) == "HEALTHY", timeout=420, interval=5)
 
         # ENTSO-E stops publishing six hours ago (and the store forgets what came since): the
-        # newest point falls four hours behind what is due, beyond the two hours tolerated.
+        # newest point falls four hours behind what is due, beyond the two hours tolerated. A user
+        # re-reads the history meanwhile, slowly (40 s an answer): the series is materialized
+        # again and again while its data stays behind.
         cut = datetime.now(UTC) - timedelta(hours=6)
+        simulator.set_faults(latency_seconds=40)
         simulator.config.no_data = ((cut, datetime(2100, 1, 1, tzinfo=UTC)),)
         with psycopg2.connect(own_database_url) as conn, conn.cursor() as cur:
             cur.execute(
                 "DELETE FROM entsoe.observations WHERE endpoint = 'actual_load' AND area = %s AND time >= %s",
                 (AREAS["FR"], cut),
             )
-        # Meanwhile a user re-reads the older partitions: the series is materialized again and again.
         backfill_id = _launch_backfill(
-            url, ["FR"], today - timedelta(days=20), today - timedelta(days=2), "e2e: re-read history"
+            url, ["FR"], history_start, today - timedelta(days=2), "e2e: re-read history"
         )
-        _wait_for_backfill(dev, backfill_id)
-        _wait_for("the companion to fail", lambda: _freshness(url) == "DEGRADED", timeout=300, interval=5)
+
+        def _failed_during_backfill() -> bool:
+            if _freshness(url) != "DEGRADED":
+                return False
+            status = _backfill_status(url, backfill_id)
+            assert status == "REQUESTED", f"the backfill ended ({status}) before freshness failed"
+            return True
+
+        _wait_for("the companion to fail", _failed_during_backfill, timeout=300, interval=5)
         nodes = _nodes(url)
         series_last = int(nodes["/".join(SERIES)]["assetMaterializations"][0]["timestamp"]) / 1000
         confirmed = nodes["/".join(NEWEST)]["freshnessStatusInfo"]["freshnessStatusMetadata"]
@@ -347,9 +362,10 @@ def test_freshness_follows_the_stored_data_not_the_runs(
             "the series was materialized after the last confirmation and the companion still fails"
         )
 
-        # Publication resumes and a user materializes the latest partitions: fresh again.
+        # Publication resumes: the store sensor's refill brings the data in, no one clicks anything.
+        simulator.set_faults(latency_seconds=0)
         simulator.config.no_data = ()
-        _launch_backfill(url, ["FR"], today - timedelta(days=1), today, "e2e: latest partitions")
         _wait_for(
             "the companion to pass again", lambda: _freshness(url) == "HEALTHY", timeout=300, interval=5
         )
+        _wait_for_backfill(dev, backfill_id)
