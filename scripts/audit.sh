@@ -6,15 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$REPO_ROOT/scripts/setup.sh"
 source "$REPO_ROOT/scripts/db.sh"
 
-load_dotenv
-setup_venv
-setup_postgres
-
-trap end_session EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-join_cluster_session
+begin_session end_session 130
 export ENTSOE_DATABASE_URL
 ENTSOE_DATABASE_URL=$(database_url)
 if [ -z "${ENTSOE_API_TOKEN:-}" ]; then

@@ -153,6 +153,22 @@ join_cluster_session() {
     start
 }
 
+# How make run, make audit, make test and make bench start: set-up done, the database started and
+# this session joined to it. ON_EXIT (end_session or leave_cluster_session) stops what the session
+# started; Ctrl-C exits with INT_STATUS (0 for make run, which is meant to stop that way), SIGTERM
+# with 143.
+begin_session() {
+    local on_exit=$1 int_status=$2
+    load_dotenv
+    setup_venv
+    setup_postgres
+    trap "$on_exit" EXIT
+    # shellcheck disable=SC2064  # the status is fixed now
+    trap "exit $int_status" INT
+    trap 'exit 143' TERM
+    join_cluster_session
+}
+
 leave_cluster_session() {
     [ -n "${STARTED_CLUSTER:-}" ] || return 0
     if flock -x -n 9; then

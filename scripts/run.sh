@@ -6,15 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$REPO_ROOT/scripts/setup.sh"
 source "$REPO_ROOT/scripts/db.sh"
 
-load_dotenv
-setup_venv
-setup_postgres
-
-trap end_session EXIT
-trap 'exit 0' INT   # Ctrl-C is how make run is meant to stop
-trap 'exit 143' TERM
-
-join_cluster_session
+begin_session end_session 0   # Ctrl-C is how make run is meant to stop
 export ENTSOE_DATABASE_URL
 ENTSOE_DATABASE_URL=$(database_url)
 

@@ -9,14 +9,7 @@ source "$REPO_ROOT/scripts/setup.sh"
 source "$REPO_ROOT/scripts/db.sh"
 
 [ $# -gt 0 ] || die "usage: scripts/with-db.sh COMMAND [ARGS]"
-load_dotenv
-setup_venv
-setup_postgres
-
-trap leave_cluster_session EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-join_cluster_session
+begin_session leave_cluster_session 130
 export_dagster_env
 
 say "running: $*"

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 import dagster as dg
 
@@ -30,7 +29,7 @@ from entsoe_pipeline.ingest import expected_until, local_calendar
 from entsoe_pipeline.settings import Settings
 from entsoe_pipeline.storage import LatestPoint
 from entsoe_pipeline.storage.resolution import Resolution
-from entsoe_pipeline.storage.windows import next_window_start, window_start
+from entsoe_pipeline.storage.windows import next_window_start, partition_clock, window_start
 
 # How many store-sensor intervals pass before the latest partitions of a series that is not current
 # are requested again: 15 minutes, an hour, 6 hours at the default interval of a minute.
@@ -90,9 +89,7 @@ def overdue(
         return until - reach  # due continuously, point by point
     # Forecasts are due window by window: the one the next missing point belongs to (by its local
     # day for local-calendar data) is due once its end is within the published horizon.
-    clock = reach
-    if local_calendar(endpoint):
-        clock = reach.astimezone(ZoneInfo(area.tz)).replace(tzinfo=UTC)
+    clock = partition_clock(reach, local_calendar(endpoint), area.tz)
     due_point = next_window_start(window_start(clock, endpoint.granularity), endpoint.granularity)
     return until - due_point
 

@@ -31,7 +31,6 @@ from .partitions import backfill_policy_for, partitions_for
 from .resources import EntsoeApiResource, TimescaleResource
 
 POOL = "entsoe_api"
-CHECKS = ("completeness", "plausible_values", "resolution_matches", "points_placed")
 
 
 # The columns of entsoe.observations that analysts query (storage/schema.py has their comments).

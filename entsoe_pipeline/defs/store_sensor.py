@@ -19,14 +19,13 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, time
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from entsoe_pipeline import storage
 from entsoe_pipeline.ingest import local_calendar
 from entsoe_pipeline.settings import Settings
-from entsoe_pipeline.storage.windows import partition_windows
+from entsoe_pipeline.storage.windows import partition_clock, partition_windows
 
 from .freshness import FreshnessCursor, SeriesFreshness, newest_end, overdue, stale_retry
 from .gaps import BACKGROUND_PRIORITY, GapCursor, find_gaps
@@ -107,9 +106,10 @@ def refill_request(
         return None
     last = existing[-1]
     last_end = target.partitions_def.time_window_for_partition_key(last).end
-    reach = state.reach or target.partitions_def.start
-    if local_calendar(endpoint):  # partitions of local-calendar data hold the local days they describe
-        reach = reach.astimezone(ZoneInfo(target.area.tz)).replace(tzinfo=UTC)
+    # Partitions of local-calendar data hold the local days they describe.
+    reach = partition_clock(
+        state.reach or target.partitions_def.start, local_calendar(endpoint), target.area.tz
+    )
     windows = partition_windows(
         min(reach, last_end - endpoint.granularity.nominal), last_end, endpoint.granularity
     )

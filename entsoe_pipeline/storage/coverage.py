@@ -249,9 +249,7 @@ def stored_points(dsn: str, endpoint: str, area: str, start: datetime, end: date
             rows = cur.fetchall()
     except psycopg2.Error as exc:
         raise StorageError(redact(f"reading {endpoint} {area} failed: {str(exc).strip()}", dsn)) from None
-    frame = pd.DataFrame(
-        rows, columns=["time", "value", "resolution", "business_type", "psr_type", "variant"]
-    )
+    frame = pd.DataFrame(rows, columns=list(STORED_COLUMNS))
     frame["time"] = pd.to_datetime(frame["time"], utc=True)
     frame["value"] = frame["value"].astype("float64")
     # PostgreSQL writes PT1H; the parser and ENTSO-E write PT60M.

@@ -65,3 +65,12 @@ def data_window(start: datetime, end: datetime, local_calendar: bool, tz: str) -
         return datetime.combine(t.astimezone(UTC).date(), time(), zone).astimezone(UTC)
 
     return local_midnight(start), local_midnight(end)
+
+
+def partition_clock(t: datetime, local_calendar: bool, tz: str) -> datetime:
+    """Where the data instant ``t`` falls on the partitions' clock, the inverse of ``data_window``:
+    ``t`` itself, or for local-calendar data its local wall time read as UTC (CET's
+    2025-12-31T23:00Z is 2026-01-01T00:00Z, in partition 2026)."""
+    if not local_calendar:
+        return t
+    return t.astimezone(ZoneInfo(tz)).replace(tzinfo=UTC)

@@ -8,7 +8,7 @@ import pytest
 
 from entsoe_pipeline.catalog import Granularity
 from entsoe_pipeline.storage.resolution import Resolution
-from entsoe_pipeline.storage.windows import partition_windows
+from entsoe_pipeline.storage.windows import data_window, partition_clock, partition_windows
 
 
 def utc(*args: int) -> datetime:
@@ -104,3 +104,13 @@ def test_partition_windows_are_the_whole_partitions_overlapping_the_range(
 ) -> None:
     windows = partition_windows(start, end, granularity)
     assert [w[0] for w in windows] + [windows[-1][1]] == expected
+
+
+def test_partition_clock_undoes_the_data_window_of_local_calendar_data() -> None:
+    year = (utc(2026, 1, 1), utc(2027, 1, 1))
+    start, end = data_window(*year, True, "Europe/Paris")
+    assert (start, end) == (datetime(2025, 12, 31, 23, tzinfo=UTC), datetime(2026, 12, 31, 23, tzinfo=UTC))
+    assert partition_clock(start, True, "Europe/Paris") == year[0]
+    # The last instant of the local year is still in partition 2026; sub-daily data keeps UTC.
+    assert partition_clock(end - timedelta(hours=1), True, "Europe/Paris") < year[1]
+    assert partition_clock(start, False, "Europe/Paris") == start
