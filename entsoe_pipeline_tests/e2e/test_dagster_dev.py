@@ -29,6 +29,7 @@ import psycopg2
 import pytest
 import requests
 
+from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
 from entsoe_pipeline_tests.fixtures.processes import descendants, stop_all
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,24 +84,6 @@ def _wait_for(what: str, check: Callable[[], object], timeout: float, interval: 
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error})")
 
 
-def _create_database(admin_url: str, name: str) -> str:
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')  # name built by this test, not user input
-    conn.close()
-    parsed = urlparse(admin_url)
-    return parsed._replace(path=f"/{name}").geturl()
-
-
-def _drop_database(admin_url: str, name: str) -> None:
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
-
-
 @contextmanager
 def _dagster_dev(
     pg_admin_url: str, database_url: str, api_url: str, tmp_path: Path, settings: dict[str, str]
@@ -108,7 +91,7 @@ def _dagster_dev(
     """`dagster dev` on a free port with the ENTSOE_* ``settings``, its instance storage in a fresh
     PostgreSQL database."""
     dagster_db = f"dagster_e2e_{uuid.uuid4().hex[:8]}"
-    dagster_url = _create_database(pg_admin_url, dagster_db)
+    dagster_url = create_database(pg_admin_url, dagster_db, timescaledb=False)
     pg = urlparse(dagster_url)
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -182,7 +165,7 @@ telemetry:
             proc.wait()
         stop_all(tree | descendants(proc.pid))
         log.close()
-        _drop_database(pg_admin_url, dagster_db)
+        drop_database(pg_admin_url, dagster_db)
 
 
 @pytest.fixture

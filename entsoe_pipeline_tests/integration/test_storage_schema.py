@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import threading
-import time
 from collections.abc import Iterator
 
 import psycopg2
 import psycopg2.errors
 import pytest
-from psycopg2 import sql
 
 from entsoe_pipeline.catalog import AREAS
 from entsoe_pipeline.storage import SchemaStatus, StorageError, ensure_schema
 from entsoe_pipeline.storage.schema import MIGRATIONS
-from entsoe_pipeline_tests.fixtures.database import with_database
+from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
 
 OBSERVATION_COLUMNS = [
     ("time", "timestamp with time zone", "NO"),
@@ -35,45 +32,24 @@ OBSERVATION_COLUMNS = [
 ]
 
 
-def _admin(url: str, statement: sql.Composable | str) -> None:
-    # CREATE DATABASE fails while another session (another test run on this cluster) is connected
-    # to template1, and DROP DATABASE ... WITH (FORCE) while TimescaleDB's scheduler (a superuser
-    # process) is still connected to the database; both pass within moments.
-    for attempt in range(50):
-        conn = psycopg2.connect(url)
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(statement)
-            return
-        except (psycopg2.errors.ObjectInUse, psycopg2.errors.InsufficientPrivilege):
-            if attempt == 49:
-                raise
-            time.sleep(0.2)
-        finally:
-            conn.close()
-
-
-def _drop(admin_url: str, name: str) -> None:
-    """Drop a database of these tests; dropping the extension first makes TimescaleDB's launcher
-    stop the database's scheduler, which DROP DATABASE ... WITH (FORCE) may not end."""
-    with contextlib.suppress(psycopg2.Error):
-        _admin(with_database(admin_url, name), "DROP EXTENSION IF EXISTS timescaledb CASCADE")
-    _admin(admin_url, sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+def _admin(url: str, statement: str) -> None:
+    conn = psycopg2.connect(url)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
 
 
 @pytest.fixture(params=["timescaledb", "plain"])
 def fresh_dsn(request: pytest.FixtureRequest, pg_admin_url: str) -> Iterator[str]:
     """A database of its own (the session databases already hold the schema)."""
     name = f"entsoe_schema_{secrets.token_hex(4)}"
-    _admin(pg_admin_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_database(pg_admin_url, name)
     try:
-        if request.param == "timescaledb":
-            _admin(url, "CREATE EXTENSION timescaledb")
-        yield url
+        yield create_database(pg_admin_url, name, timescaledb=request.param == "timescaledb")
     finally:
-        _drop(pg_admin_url, name)
+        drop_database(pg_admin_url, name)
 
 
 def _query(dsn: str, statement: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
@@ -216,8 +192,7 @@ def test_plain_database_converts_to_a_hypertable_once_timescaledb_is_installed(
     pg_admin_url: str,
 ) -> None:
     name = f"entsoe_schema_{secrets.token_hex(4)}"
-    _admin(pg_admin_url, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = with_database(pg_admin_url, name)
+    url = create_database(pg_admin_url, name, timescaledb=False)
     try:
         before = ensure_schema(url)
         _admin(
@@ -231,7 +206,7 @@ def test_plain_database_converts_to_a_hypertable_once_timescaledb_is_installed(
         assert after.hypertable and after.applied == ["0002_hypertable"]
         assert _query(url, "SELECT count(*) FROM entsoe.observations")[0][0] == 1
     finally:
-        _drop(pg_admin_url, name)
+        drop_database(pg_admin_url, name)
 
 
 def test_unreachable_server_raises_storage_error_without_the_password() -> None:
