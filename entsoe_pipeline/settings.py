@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from entsoe_pipeline import catalog
-from entsoe_pipeline.simulator.config import DEMO_TOKEN
+from entsoe_pipeline.demo import DEMO_TOKEN
 
 DEFAULT_HISTORY_START = date(2025, 1, 1)
 

@@ -9,11 +9,17 @@ so every URL this module logs or puts into an error is redacted first (entsoe-ap
 Retries are a loop here rather than urllib3's ``Retry`` because a 429 says how long to wait only in
 its HTML body ("Requester banned until '...'", entsoe-api.md §1.5) and an Acknowledgement must be
 classified by its body whatever the status (§1.6).
+
+Because the token travels in the URL, the client refuses a base URL that would carry it unencrypted
+off this machine, and follows redirects itself, to the same scheme and host only. Bodies are
+streamed and refused as soon as they pass ``max_document_bytes``, so an endless or huge answer
+costs at most that much memory.
 """
 
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import logging
 import random
 import re
@@ -23,21 +29,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
-from urllib.parse import quote, urlencode
+from urllib.parse import SplitResult, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 import pandas as pd
 import requests
+import urllib3
 
 from entsoe_pipeline import catalog
 from entsoe_pipeline.catalog import Area, Endpoint
+from entsoe_pipeline.demo import DEMO_TOKEN
 
 from .chunking import shrink_span, split_window
 from .errors import (
     ApiError,
+    BodyTooLarge,
     EntsoeError,
+    InsecureTransport,
     InvalidRequest,
     NoMatchingData,
     RateLimited,
+    RedirectRefused,
     SpanTooLong,
     Unauthorized,
     Unavailable,
@@ -46,6 +57,7 @@ from .parser import parse_document
 from .point_frame import empty_frame
 from .problems import DocumentProblem, points_dropped
 from .rate_limit import RateLimiter, shared_limiter
+from .xml_safety import MAX_DOCUMENT_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +77,9 @@ _TOKEN_PARAM = re.compile(r"(securityToken=)[^&\s'\"<>]*", re.IGNORECASE)
 _BANNED_UNTIL = re.compile(r"banned until '([^']+)'", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]+>")
 _ACK_ROOT = b"Acknowledgement_MarketDocument"
+_USERINFO = re.compile(r"//[^/@]*@")
+_CHUNK_BYTES = 64 * 1024
+MAX_REDIRECTS = 3
 
 
 def redact(text: str, token: str | None = None) -> str:
@@ -72,6 +87,41 @@ def redact(text: str, token: str | None = None) -> str:
     if token:
         text = text.replace(token, REDACTED).replace(quote(token, safe=""), REDACTED)
     return _TOKEN_PARAM.sub(r"\1" + REDACTED, text)
+
+
+def _redact_url(url: str, token: str) -> str:
+    """``url`` without the token and without credentials before the host."""
+    return _USERINFO.sub(f"//{REDACTED}@", redact(url, token))
+
+
+def _origin(url: str | SplitResult) -> tuple[str, str, int | None]:
+    parts = urlsplit(url) if isinstance(url, str) else url
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or ""), parts.port or default
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_transport(base_url: str, token: str) -> None:
+    """Refuse a base URL that would send a real token unencrypted to another machine.
+
+    The simulator speaks plain http on this machine, and its token opens nothing else.
+    """
+    parts = urlsplit(base_url)
+    if parts.scheme == "http" and token != DEMO_TOKEN and not _is_loopback(parts.hostname or ""):
+        raise InsecureTransport(
+            f"Refusing the API address {_redact_url(base_url, token)}: plain http:// would send the "
+            "security token unencrypted to another machine. Use https:// (the platform is "
+            f"{DEFAULT_BASE_URL}) in ENTSOE_API_URL; plain http:// is accepted only for this machine "
+            "(127.0.0.1, ::1, localhost), where the simulator runs."
+        )
 
 
 class _RedactTokenFilter(logging.Filter):
@@ -162,7 +212,11 @@ class EntsoeClient:
     Without ``limiter`` the client draws from the process-wide bucket of its (base_url, token), at
     ``requests_per_minute`` (the lowest rate any client of that bucket asked for). ``sleep``,
     ``clock`` (wall-clock epoch seconds, for "banned until" times) and ``rng`` (backoff jitter) are
-    injectable so that tests need not wait.
+    injectable so that tests need not wait. ``max_document_bytes`` caps every body (and the
+    inflated members of a ZIP body); tests lower it.
+
+    Raises InsecureTransport when ``base_url`` is plain http:// to another machine and the token is
+    not the simulator's.
     """
 
     def __init__(
@@ -177,6 +231,7 @@ class EntsoeClient:
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
         ban_wait_default: float = 600.0,
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
         limiter: RateLimiter | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], object] = time.sleep,
@@ -188,6 +243,7 @@ class EntsoeClient:
             raise Unauthorized(f"No ENTSO-E API token was given. {TOKEN_HELP}")
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        _check_transport(base_url, token)
         self._token = token
         self.base_url = base_url
         self.max_retries = max_retries
@@ -195,6 +251,7 @@ class EntsoeClient:
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.ban_wait_default = ban_wait_default
+        self.max_document_bytes = max_document_bytes
         self.limiter = limiter or shared_limiter(base_url, token, requests_per_minute)
         self._owns_session = session is None
         self._session = session or requests.Session()
@@ -217,8 +274,9 @@ class EntsoeClient:
     ) -> FetchResult:
         """All points of ``endpoint`` for ``area`` in ``[start, end)``, in as few requests as allowed.
 
-        Raises Unauthorized, InvalidRequest, RateLimited, Unavailable or MalformedDocument; a chunk
-        without published data is not an error but an entry of ``empty_windows``.
+        Raises Unauthorized (RedirectRefused for a redirect off the host), InvalidRequest,
+        RateLimited, Unavailable or MalformedDocument (BodyTooLarge for a body over the limit); a
+        chunk without published data is not an error but an entry of ``empty_windows``.
         """
         ep, ar = _endpoint(endpoint), _area(area)
         start, end = _utc(start, "start"), _utc(end, "end")
@@ -256,7 +314,11 @@ class EntsoeClient:
                 )
                 pending = deque(split_window(chunk_start, end, span))
                 continue
-            frame = parse_document(body, source=self._describe(ep, ar, chunk_start, chunk_end))
+            frame = parse_document(
+                body,
+                source=self._describe(ep, ar, chunk_start, chunk_end),
+                max_bytes=self.max_document_bytes,
+            )
             # The source is redacted already; the sentences quote the document, which is the server's.
             problems += (replace(p, what=self._redact(p.what)) for p in frame.attrs["problems"])
             duplicates += frame.attrs["duplicates"]
@@ -298,7 +360,8 @@ class EntsoeClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"EntsoeClient(base_url={self.base_url!r}, token={REDACTED!r}, limiter={self.limiter!r})"
+        base_url = _redact_url(self.base_url, self._token)
+        return f"EntsoeClient(base_url={base_url!r}, token={REDACTED!r}, limiter={self.limiter!r})"
 
     # -- one request, with retries ----------------------------------------------------------------
 
@@ -308,11 +371,7 @@ class EntsoeClient:
         attempts = self.max_retries + 1
         last: _Retry | None = None
         for attempt in range(attempts):
-            self.limiter.acquire()
-            counter[0] += 1
-            self.requests_made += 1
-            logger.debug("GET %s", self._redacted_url(params))
-            outcome = self._attempt(params, where)
+            outcome = self._attempt(params, where, counter)
             if isinstance(outcome, bytes):
                 return outcome
             last = outcome
@@ -334,29 +393,97 @@ class EntsoeClient:
             raise RateLimited(message, retry_after=last.wait)
         raise last.error(message)
 
-    def _attempt(self, params: dict[str, str], where: str) -> bytes | _Retry:
-        """One HTTP request: the body, a retryable failure, or a raised non-retryable error.
+    def _attempt(self, params: dict[str, str], where: str, counter: list[int]) -> bytes | _Retry:
+        """One request (and the same-host redirects it leads to): the body, a retryable failure, or a
+        raised non-retryable error.
 
         Errors are raised outside the ``except`` blocks so that no requests exception (whose text
         holds the URL and so the token) ends up as ``__context__`` of what the caller sees.
         """
+        url = self.base_url
+        for _hop in range(MAX_REDIRECTS + 1):
+            self.limiter.acquire()
+            counter[0] += 1
+            self.requests_made += 1
+            logger.debug("GET %s", self._redacted_url(url, params))
+            failure: _Retry | None = None
+            try:
+                # Redirects are followed below, only where the token may go.
+                response = self._session.get(
+                    url,
+                    params={**params, "securityToken": self._token},
+                    timeout=self.timeout,
+                    stream=True,
+                    allow_redirects=False,
+                )
+            except requests.Timeout as exc:
+                failure = _Retry(f"no answer in time ({type(exc).__name__})", Unavailable)
+            except requests.RequestException as exc:
+                failure = _Retry(
+                    f"connection failed ({type(exc).__name__}: {self._redact(str(exc))})", Unavailable
+                )
+            if failure is not None:
+                return failure
+            # Closing an unfinished streamed response drops its connection instead of reusing it.
+            with response:
+                if not response.is_redirect:
+                    body = self._read(response, where)
+                    return body if isinstance(body, _Retry) else self._classify(response, body, where)
+                url = self._redirect_target(response, url, where)
+        raise RedirectRefused(
+            f"{where}: more than {MAX_REDIRECTS} redirects in a row; check the API address (ENTSOE_API_URL)"
+        )
+
+    def _read(self, response: requests.Response, where: str) -> bytes | _Retry:
+        """The body, read in chunks and refused as soon as it passes ``max_document_bytes``."""
+        limit = self.max_document_bytes
+        declared = response.headers.get("Content-Length", "").strip()
+        if declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(
+                f"{where}: the answer announces {declared} bytes (Content-Length), more than the limit "
+                f"of {limit} bytes; refused without reading it"
+            )
+        chunks: list[bytes] = []
+        size = 0
         failure: _Retry | None = None
         try:
-            response = self._session.get(
-                self.base_url, params={**params, "securityToken": self._token}, timeout=self.timeout
-            )
-        except requests.Timeout as exc:
-            failure = _Retry(f"no answer in time ({type(exc).__name__})", Unavailable)
-        except requests.RequestException as exc:
+            for chunk in response.iter_content(_CHUNK_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    break
+                chunks.append(chunk)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            # A reset or a cut mid-body is the platform's habit under load (§1.5): transient.
             failure = _Retry(
-                f"connection failed ({type(exc).__name__}: {self._redact(str(exc))})", Unavailable
+                f"connection broken after {size} bytes of the body "
+                f"({type(exc).__name__}: {self._redact(str(exc))})",
+                Unavailable,
             )
         if failure is not None:
             return failure
-        return self._classify(response, where)
+        if size > limit:
+            raise BodyTooLarge(
+                f"{where}: the answer is larger than the limit of {limit} bytes; stopped reading after "
+                f"{size} bytes"
+            )
+        return b"".join(chunks)
 
-    def _classify(self, response: requests.Response, where: str) -> bytes | _Retry:
-        status, body = response.status_code, response.content
+    def _redirect_target(self, response: requests.Response, url: str, where: str) -> str:
+        """Where a redirect leads, if that is the base URL's scheme and host; else RedirectRefused."""
+        target = urlsplit(urljoin(url, response.headers["Location"]))
+        if _origin(target) != _origin(self.base_url):
+            scheme, host, port = _origin(self.base_url)
+            raise RedirectRefused(
+                f"{where}: the API answered HTTP {response.status_code} redirecting to "
+                f"{_redact_url(target.geturl(), self._token)}, not {scheme}://{host}:{port}; the token "
+                "is not sent to another scheme or host. If the API has moved, set ENTSOE_API_URL to its "
+                "new https:// address."
+            )
+        # The query is sent again from ``params``: one in Location may echo the token.
+        return urlunsplit((target.scheme, target.netloc, target.path, "", ""))
+
+    def _classify(self, response: requests.Response, body: bytes, where: str) -> bytes | _Retry:
+        status = response.status_code
         # An Acknowledgement decides by its Reason text, whether it came with 200 or 400 (§1.6).
         if _ACK_ROOT in body[:4096]:
             self._raise_acknowledgement(body, where)
@@ -416,14 +543,16 @@ class EntsoeClient:
     def _redact(self, text: str) -> str:
         return redact(text, self._token)
 
-    def _redacted_url(self, params: dict[str, str]) -> str:
-        return f"{self.base_url}?{urlencode({**params, 'securityToken': REDACTED}, safe='<>')}"
+    def _redacted_url(self, url: str, params: dict[str, str]) -> str:
+        query = urlencode({**params, "securityToken": REDACTED}, safe="<>")
+        return f"{_redact_url(url, self._token)}?{query}"
 
     def _describe(self, ep: Endpoint, ar: Area, start: datetime, end: datetime) -> str:
         params = {**ep.params(ar), "periodStart": format_period(start), "periodEnd": format_period(end)}
         query = urlencode(params)
         window = f"{_short(start)} to {_short(end)}"
-        return self._redact(f"{ep.name} for {ar.name} ({ar.eic}), {window} [GET {self.base_url}?{query}]")
+        base_url = _redact_url(self.base_url, self._token)
+        return self._redact(f"{ep.name} for {ar.name} ({ar.eic}), {window} [GET {base_url}?{query}]")
 
     def _snippet(self, body: bytes, limit: int = 300) -> str:
         text = " ".join(_TAGS.sub(" ", body[:4096].decode("utf-8", "replace")).split())

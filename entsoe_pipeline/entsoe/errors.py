@@ -38,7 +38,16 @@ class SpanTooLong(InvalidRequest):
 
 
 class Unauthorized(EntsoeError):
-    """Missing or invalid security token (HTTP 401)."""
+    """Missing or invalid security token (HTTP 401), or a token the client will not send (below)."""
+
+
+class InsecureTransport(Unauthorized):
+    """The base URL would carry the token unencrypted (plain http:// to another machine): a
+    configuration error raised when the client is built. An Unauthorized, so callers fail fast."""
+
+
+class RedirectRefused(Unauthorized):
+    """The API redirected to another scheme or host: following would hand that host the token."""
 
 
 class RateLimited(EntsoeError):
@@ -55,3 +64,7 @@ class Unavailable(EntsoeError):
 
 class MalformedDocument(EntsoeError):
     """The body is not a document the parser can read (bad XML, unknown root, size limits)."""
+
+
+class BodyTooLarge(MalformedDocument):
+    """The body is larger than the client's limit; it was refused while streaming, not buffered."""

@@ -8,13 +8,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 
+from entsoe_pipeline.demo import DEMO_TOKEN
+
 from .habits import Habits
 
-#: The simulator's token. Not a secret: it only opens the local simulator (demo mode and tests).
-DEMO_TOKEN = "entsoe-simulator-demo-token"
-
 #: Faults that can be changed while the server runs (``SimulatorServer.set_faults``).
-FAULTS = ("error_rate", "latency_seconds", "truncate_rate", "malformed_rate")
+FAULTS = (
+    "error_rate",
+    "latency_seconds",
+    "truncate_rate",
+    "malformed_rate",
+    "reset_rate",
+    "error_burst",
+    "redirect_to",
+    "acknowledgement_text",
+    "revoked",
+)
 HABIT_SHARES = ("revision_share", "late_share", "short_period_share", "republish_hourly_share")
 
 ENV_PREFIX = "ENTSOE_SIMULATOR_"
@@ -35,6 +44,17 @@ class SimulatorConfig:
     truncate_rate: float = 0.0
     #: Fraction of data bodies that are not XML at all.
     malformed_rate: float = 0.0
+    #: Fraction of data answers whose connection is reset after half the body (Content-Length full).
+    reset_rate: float = 0.0
+    #: The next this many authorised requests are answered 500 and 503 alternately (counts down).
+    error_burst: int = 0
+    #: Answer every request with 302 to this URL (plus the request's query, token included, as a
+    #: server rewriting its address would); a request already at that URL is answered normally.
+    redirect_to: str = ""
+    #: Answer authorised requests with a 200 Acknowledgement (reason 999) carrying this text.
+    acknowledgement_text: str = ""
+    #: The token was revoked: every request is answered 401, the configured token included.
+    revoked: bool = False
     #: Windows in which nothing is published.
     no_data: tuple[tuple[datetime, datetime], ...] = ()
     #: Windows whose answers are never readable: a request overlapping one gets a non-XML body.
@@ -59,8 +79,9 @@ class SimulatorConfig:
     republish_hourly_share: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "truncate_rate", "malformed_rate", *HABIT_SHARES):
+        for name in ("error_rate", "truncate_rate", "malformed_rate", "reset_rate", *HABIT_SHARES):
             validate_rate(name, getattr(self, name))
+        validate_count("error_burst", self.error_burst)
         if self.now is not None and self.now.tzinfo is None:
             raise ValueError(f"SimulatorConfig.now must be tz-aware, got {self.now.isoformat()}")
         if self.max_requests_per_minute < 1:
@@ -86,7 +107,7 @@ class SimulatorConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SimulatorConfig:
         """Configuration from ENTSOE_SIMULATOR_* variables (TOKEN, NOW, RATE_LIMIT, BAN_SECONDS,
-        ERROR_RATE, LATENCY, TRUNCATE_RATE, MALFORMED_RATE, SEED, NO_DATA, MALFORMED_WINDOWS,
+        ERROR_RATE, LATENCY, TRUNCATE_RATE, MALFORMED_RATE, RESET_RATE, SEED, NO_DATA, MALFORMED_WINDOWS,
         REVISION_SHARE, LATE_SHARE, SHORT_PERIOD_SHARE, RESOLUTION_SWITCH, REPUBLISH_HOURLY_SHARE);
         unset ones keep their defaults."""
         env = os.environ if environ is None else environ
@@ -104,6 +125,11 @@ class SimulatorConfig:
 def validate_rate(name: str, value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be between 0 and 1, got {value}")
+
+
+def validate_count(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
 
 
 def parse_datetime(text: str) -> datetime:
@@ -143,6 +169,7 @@ ENV_FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "LATENCY": ("latency_seconds", float),
     "TRUNCATE_RATE": ("truncate_rate", float),
     "MALFORMED_RATE": ("malformed_rate", float),
+    "RESET_RATE": ("reset_rate", float),
     "SEED": ("seed", int),
     "NO_DATA": ("no_data", parse_windows),
     "MALFORMED_WINDOWS": ("malformed_windows", parse_windows),

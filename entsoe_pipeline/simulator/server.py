@@ -1,6 +1,7 @@
 """The simulator's HTTP server: GET /api like the platform, with its token check, rate-limit ban and
-injectable faults (503s, latency, truncated or non-XML bodies), in a background thread; and, for
-tests, the record of what it publishes (``published``, ``revisions``)."""
+injectable faults (503s and bursts of 500/503, latency, truncated or non-XML bodies, connections
+reset mid-body, redirects, Acknowledgements instead of data, a revoked token), in a background
+thread; and, for tests, the record of what it publishes (``published``, ``revisions``)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,26 @@ import hashlib
 import logging
 import random
 import re
+import socket
+import struct
+import sys
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any, NamedTuple
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pandas as pd
 
 from entsoe_pipeline import catalog
 
 from . import truth
-from .api import Answer, answer
-from .config import FAULTS, SimulatorConfig, validate_rate
+from .api import ACK, Answer, answer
+from .config import FAULTS, SimulatorConfig, validate_count, validate_rate
+from .documents import acknowledgement
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +40,25 @@ MAINTENANCE = (
     b"<h1>Service Temporarily Unavailable</h1>"
     b"<p>Scheduled maintenance is currently underway</p></body></html>"
 )
+INTERNAL_ERROR = (
+    b"<html><head><title>500 Internal Server Error</title></head><body>Internal Server Error</body></html>"
+)
 NOT_FOUND = b"404 page not found"
 NOT_XML = b"upstream connect error or disconnect/reset before headers. reset reason: overflow"
 _REQUEST_LOG_LIMIT = 10_000
 _TOKEN = re.compile(r"(securityToken=)[^&\s]*")
+# The pause between half a body and the reset, so the client is reading the body when it breaks.
+_RESET_PAUSE_SECONDS = 0.05
+
+
+class Reply(NamedTuple):
+    status: int
+    content_type: str
+    body: bytes
+    #: Location header of a redirect.
+    location: str = ""
+    #: Send the headers and half the body, then reset the connection.
+    reset: bool = False
 
 
 def _overlaps(params: dict[str, str], windows: tuple[tuple[datetime, datetime], ...]) -> bool:
@@ -59,6 +80,19 @@ class _HttpServer(ThreadingHTTPServer):
         self.simulator = simulator
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up before the answer is written (a timeout, a size limit) is no error.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        # A connection set to linger 0 is being reset: close it at once, without shutdown's FIN.
+        linger_on, _ = struct.unpack("ii", request.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8))
+        if linger_on:
+            self.close_request(request)
+        else:
+            super().shutdown_request(request)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so clients' sessions reuse connections
@@ -69,12 +103,21 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         params = dict(parse_qsl(url.query, keep_blank_values=True))
         assert isinstance(self.server, _HttpServer)
-        status, content_type, body = self.server.simulator.handle(url.path, params)
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        reply = self.server.simulator.handle(url.path, params)
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        if reply.location:
+            self.send_header("Location", reply.location)
+        self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
-        self.wfile.write(body)
+        if not reply.reset:
+            self.wfile.write(reply.body)
+            return
+        self.wfile.write(reply.body[: len(reply.body) // 2])
+        time.sleep(_RESET_PAUSE_SECONDS)
+        # Linger 0: closing sends a TCP RST, as a dropped connection of the platform does.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
 
     def do_POST(self) -> None:
         body = b"The simulator answers GET requests only"
@@ -184,27 +227,33 @@ class SimulatorServer:
         their first value and revision time (see ``truth.revisions``)."""
         return truth.revisions(self.config, endpoint, area, start, end, as_of=as_of)
 
-    def set_faults(self, **faults: float) -> None:
-        """Change faults at run time, e.g. ``set_faults(error_rate=0.5, latency_seconds=0.1)``."""
+    def set_faults(self, **faults: object) -> None:
+        """Change faults at run time, e.g. ``set_faults(error_rate=0.5, latency_seconds=0.1)``,
+        ``set_faults(error_burst=3)`` or ``set_faults(revoked=True)``."""
         unknown = set(faults) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {', '.join(FAULTS)}")
         for name, value in faults.items():
             if name.endswith("_rate"):
-                validate_rate(name, value)
+                validate_rate(name, value)  # type: ignore[arg-type]
+            elif name == "error_burst":
+                validate_count(name, value)  # type: ignore[arg-type]
         with self._lock:
             for name, value in faults.items():
                 setattr(self.config, name, value)
 
     # -- request handling -----------------------------------------------------------------------------
 
-    def handle(self, path: str, params: dict[str, str]) -> tuple[int, str, bytes]:
-        """Status, content type and body for one GET."""
+    def handle(self, path: str, params: dict[str, str]) -> Reply:
+        """The answer to one GET."""
         config = self.config
         token = params.pop("securityToken", "")
         self._record(params)
+        if config.redirect_to and not self._is_own(config.redirect_to, path):
+            query = urlencode({**params, "securityToken": token})
+            return Reply(302, "text/html", b"", location=f"{config.redirect_to}?{query}")
         if path.rstrip("/") != API_PATH:
-            return 404, "text/plain", NOT_FOUND
+            return Reply(404, "text/plain", NOT_FOUND)
         if config.latency_seconds > 0:
             time.sleep(config.latency_seconds)
         banned_until = self._admit(token, config)
@@ -215,11 +264,17 @@ class SimulatorServer:
                 .replace("+00:00", "Z")
             )
             body = f"<html><body><p>Requester banned until '{stamp}'.</p></body></html>".encode()
-            return 429, "text/html", body
-        if token != config.token:
-            return 401, "text/html", UNAUTHORIZED
+            return Reply(429, "text/html", body)
+        if token != config.token or config.revoked:
+            return Reply(401, "text/html", UNAUTHORIZED)
+        burst = self._take_burst()
+        if burst is not None:
+            return Reply(burst, "text/html", INTERNAL_ERROR if burst == 500 else MAINTENANCE)
         if self._draw(config.error_rate):
-            return 503, "text/html", MAINTENANCE
+            return Reply(503, "text/html", MAINTENANCE)
+        if config.acknowledgement_text:
+            created = config.current_time()
+            return Reply(200, ACK, acknowledgement(config.acknowledgement_text, created=created, mrid="ack"))
         result: Answer = answer(
             params,
             now=config.current_time(),
@@ -229,10 +284,26 @@ class SimulatorServer:
         )
         if result.has_data:
             if self._draw(config.malformed_rate) or _overlaps(params, config.malformed_windows):
-                return 200, "text/plain", NOT_XML
+                return Reply(200, "text/plain", NOT_XML)
             if self._draw(config.truncate_rate):
-                return 200, result.content_type, result.body[: len(result.body) // 2]
-        return result.status, result.content_type, result.body
+                return Reply(200, result.content_type, result.body[: len(result.body) // 2])
+            if self._draw(config.reset_rate):
+                return Reply(200, result.content_type, result.body, reset=True)
+        return Reply(result.status, result.content_type, result.body)
+
+    def _is_own(self, url: str, path: str) -> bool:
+        """Whether ``url`` is this server at ``path`` (a redirect's target is not redirected again)."""
+        target, own = urlsplit(url), urlsplit(self.url)
+        return (target.hostname, target.port, target.path) == (own.hostname, own.port, path)
+
+    def _take_burst(self) -> int | None:
+        """The status of the next answer of an error burst (500 and 503 alternately), if one is on."""
+        with self._lock:
+            left = self.config.error_burst
+            if left <= 0:
+                return None
+            self.config.error_burst = left - 1
+            return 500 if left % 2 else 503
 
     def _record(self, params: dict[str, str]) -> None:
         area = next(

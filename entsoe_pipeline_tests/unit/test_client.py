@@ -3,6 +3,7 @@ what fetch gathers from the answers of a session that replays bodies."""
 
 from __future__ import annotations
 
+import io
 import logging
 from datetime import UTC, datetime, timedelta, timezone
 
@@ -114,7 +115,7 @@ class _AnswerEach(requests.Session):
         self.params.append(params)
         response = requests.Response()
         response.status_code = 200
-        response._content = self.bodies.pop(0)
+        response.raw = io.BytesIO(self.bodies.pop(0))
         return response
 
 
