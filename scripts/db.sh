@@ -166,6 +166,7 @@ begin_session() {
     # shellcheck disable=SC2064  # the status is fixed now
     trap "exit $int_status" INT
     trap 'exit 143' TERM
+    trap '' PIPE  # the clean-up goes on when whoever read our output is gone
     join_cluster_session
 }
 

@@ -4,7 +4,10 @@
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
-LOCAL_DIR="$REPO_ROOT/.local"
+# Where this checkout keeps its state (cluster, Dagster home, logs); another directory runs a second,
+# independent instance (the tests of `make run` use that).
+LOCAL_DIR="${ENTSOE_LOCAL_DIR:-$REPO_ROOT/.local}"
+LOCAL_SHOWN="${LOCAL_DIR#"$REPO_ROOT/"}"   # for messages: .local unless moved elsewhere
 VENV_DIR="$REPO_ROOT/.venv"
 VENV_PY="$VENV_DIR/bin/python"
 
@@ -20,7 +23,8 @@ APP_PASSWORD=entsoe
 DATA_DB=entsoe
 DAGSTER_DB=dagster
 
-say() { printf '==> %s\n' "$*" >&2; }
+# Never fails: the reader of our output (a `| tee` hit by the same Ctrl-C) may be gone.
+say() { printf '==> %s\n' "$*" >&2 2>/dev/null || true; }
 
 die() {
     printf '\nerror: %s\n' "$1" >&2
@@ -197,7 +201,7 @@ start_simulator() {
         die "port $port (the simulator's) is already in use" \
             "Stop the program using it, or set ENTSOE_SIMULATOR_PORT to a free port."
     fi
-    say "no ENTSOE_API_TOKEN: demo mode, starting the ENTSO-E simulator on 127.0.0.1:$port (log: .local/simulator.log)"
+    say "no ENTSOE_API_TOKEN: demo mode, starting the ENTSO-E simulator on 127.0.0.1:$port (log: $LOCAL_SHOWN/simulator.log)"
     mkdir -p "$LOCAL_DIR"
     "$VENV_PY" -m entsoe_pipeline.simulator --host 127.0.0.1 --port "$port" \
         >"$LOCAL_DIR/simulator.log" 2>&1 </dev/null 9>&- &
@@ -206,17 +210,47 @@ start_simulator() {
     for _ in $(seq 1 150); do
         port_in_use "$port" && return 0
         kill -0 "$SIMULATOR_PID" 2>/dev/null || die "the simulator exited before it listened" \
-            "The last lines of .local/simulator.log:" "$(tail -n 5 "$LOCAL_DIR/simulator.log")"
+            "The last lines of $LOCAL_SHOWN/simulator.log:" "$(tail -n 5 "$LOCAL_DIR/simulator.log")"
         sleep 0.2
     done
-    die "the simulator did not listen on port $port within 30 s" "See .local/simulator.log"
+    die "the simulator did not listen on port $port within 30 s" "See $LOCAL_SHOWN/simulator.log"
 }
 
 # The EXIT trap of make run and make audit: stop what this invocation started.
 end_session() {
     trap - EXIT INT TERM
+    stop_dagster
     stop_simulator
     leave_cluster_session
+}
+
+# Stops dagster dev (run.sh) and its process group. dagster dev first, alone: it handles SIGTERM as
+# an interrupt and shuts its webserver and daemon down; signalled together, its code-server manager
+# would restart the code servers it sees exit. Then whatever is left of the group (code servers, run
+# workers), and SIGKILL for what still runs after that.
+stop_dagster() {
+    [ -n "${DAGSTER_PID:-}" ] || return 0
+    local group=$DAGSTER_PID
+    DAGSTER_PID=""
+    kill -0 -- "-$group" 2>/dev/null || return 0
+    say "stopping dagster dev"
+    kill -TERM "$group" 2>/dev/null || true
+    wait_until_gone "$group" 30 || say "dagster dev did not stop within 30 s"
+    wait "$group" 2>/dev/null || true
+    kill -TERM -- "-$group" 2>/dev/null || return 0
+    wait_until_gone "-$group" 10 && return 0
+    say "killing what is left of dagster dev's processes"
+    kill -KILL -- "-$group" 2>/dev/null || true
+}
+
+# wait_until_gone PID|-PGID SECONDS: true once nothing answers to that process (group).
+wait_until_gone() {
+    local target=$1 _
+    for _ in $(seq 1 $(($2 * 5))); do
+        kill -0 -- "$target" 2>/dev/null || return 0
+        sleep 0.2
+    done
+    return 1
 }
 
 stop_simulator() {

@@ -1,0 +1,230 @@
+"""`make run` as a person uses it, in a terminal (tmux): Ctrl-C and SIGTERM each stop every process it
+started, and a history fill interrupted by Ctrl-C is finished by the next `make run`, with no gap.
+
+The instance is private: its own state directory (ENTSOE_LOCAL_DIR, so its own PostgreSQL cluster
+and Dagster home) and free ports, so it neither sees nor disturbs the suite's cluster.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg2
+import pytest
+import requests
+
+from entsoe_pipeline_tests.fixtures.processes import descendants
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+HISTORY_DAYS = 90
+STOP_BUDGET_S = 45  # dagster dev's own shutdown waits up to 10 s per service
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait(what: str, check: Callable[[], object], timeout: float, interval: float = 1.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@dataclass
+class Terminal:
+    """A tmux server of its own (so its shells inherit this session's environment) with one bash."""
+
+    socket_name: str
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", self.socket_name, *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    def type(self, line: str) -> None:
+        self.tmux("send-keys", "-t", "run", line, "Enter")
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-J", "-S", "-5000", "-t", "run")
+
+    def shell_pid(self) -> int:
+        return int(self.tmux("display-message", "-p", "-t", "run", "#{pane_pid}").strip())
+
+
+@dataclass
+class Instance:
+    local_dir: Path
+    pg_port: int
+    ui_port: int
+    simulator_port: int
+
+    def command(self, history_start: str) -> str:
+        settings = {
+            "ENTSOE_LOCAL_DIR": str(self.local_dir),
+            "ENTSOE_PG_PORT": str(self.pg_port),
+            "ENTSOE_DAGSTER_PORT": str(self.ui_port),
+            "ENTSOE_SIMULATOR_PORT": str(self.simulator_port),
+            "ENTSOE_AREAS": "NL",
+            "ENTSOE_ENDPOINTS": "actual_load",
+            "ENTSOE_HISTORY_START": history_start,
+        }
+        assignments = " ".join(f"{k}={v}" for k, v in settings.items())
+        return f"cd {REPO_ROOT} && {assignments} make run; echo EXITED:$?"
+
+    def processes(self) -> dict[int, str]:
+        """pid -> command of every process carrying this instance's ENTSOE_LOCAL_DIR, the server of
+        its PostgreSQL cluster included (pg_ctl passes the environment on)."""
+        needle = f"ENTSOE_LOCAL_DIR={self.local_dir}".encode()
+        found: dict[int, str] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                if needle not in (entry / "environ").read_bytes().split(b"\0"):
+                    continue
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if command.strip():
+                found[int(entry.name)] = command.strip()
+        return found
+
+    def ui_up(self) -> bool:
+        try:
+            return requests.get(f"http://127.0.0.1:{self.ui_port}/server_info", timeout=5).ok
+        except requests.RequestException:
+            return False
+
+    def data_url(self) -> str:
+        return f"postgresql://entsoe:entsoe@127.0.0.1:{self.pg_port}/entsoe"
+
+
+def _run_workers(instance: Instance) -> list[str]:
+    """Run workers and step processes: the code server starts them with multiprocessing's spawn,
+    the multiprocess executor with `dagster api execute_step`."""
+    markers = ("spawn_main", "execute_run", "execute_step")
+    return [c for c in instance.processes().values() if any(m in c for m in markers)]
+
+
+def _days_stored(instance: Instance, first: str, last: str) -> dict[str, int]:
+    try:
+        with psycopg2.connect(instance.data_url(), connect_timeout=5) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT (time AT TIME ZONE 'UTC')::date::text, count(*) FROM entsoe.observations"
+                " WHERE endpoint = 'actual_load' AND area = '10YNL----------L'"
+                " AND time >= %s::date AND time < %s::date + 1 GROUP BY 1",
+                (first, last),
+            )
+            return dict(cur.fetchall())
+    except psycopg2.Error:
+        return {}
+
+
+@pytest.fixture
+def terminal() -> Iterator[Terminal]:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is not installed; run `make setup`", pytrace=False)
+    term = Terminal(f"entsoe-test-{uuid.uuid4().hex[:8]}")
+    term.tmux("new-session", "-d", "-s", "run", "-x", "220", "-y", "50", "bash --norc --noprofile")
+    try:
+        yield term
+    finally:
+        subprocess.run(["tmux", "-L", term.socket_name, "kill-server"], check=False, capture_output=True)
+
+
+@pytest.fixture
+def instance() -> Iterator[Instance]:
+    # Under the checkout's .local: when the tests run as root, PostgreSQL runs as `postgres`, which
+    # must reach the directory (pytest's tmp_path is private to root).
+    local_dir = REPO_ROOT / ".local" / f"make-run-test-{uuid.uuid4().hex[:8]}"
+    local_dir.mkdir(parents=True)
+    inst = Instance(local_dir, _free_port(), _free_port(), _free_port())
+    try:
+        yield inst
+    finally:
+        for pid in inst.processes():  # only if the test failed half-way: leave nothing running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(local_dir, ignore_errors=True)
+
+
+def _start(terminal: Terminal, instance: Instance, history_start: str) -> None:
+    terminal.type(instance.command(history_start))
+    _wait("the Dagster UI of `make run`", instance.ui_up, timeout=420, interval=2)
+
+
+def _stop(terminal: Terminal, instance: Instance, how: str) -> float:
+    """Stops `make run` with Ctrl-C or a SIGTERM to make; returns the seconds until nothing of it runs."""
+    running = instance.processes()
+    assert running, "make run has no process to stop"
+    started = time.monotonic()
+    if how == "ctrl-c":
+        terminal.tmux("send-keys", "-t", "run", "C-c")
+    else:
+        make = [pid for pid in descendants(terminal.shell_pid()) if running.get(pid, "").startswith("make")]
+        assert len(make) == 1, f"expected one make process, found {make}"
+        os.kill(make[0], signal.SIGTERM)
+    _wait(f"make run to exit after {how}", lambda: "EXITED:" in terminal.screen(), timeout=120)
+    left = _wait_gone(instance, timeout=STOP_BUDGET_S)
+    elapsed = time.monotonic() - started
+    assert not left, f"still running {elapsed:.0f}s after {how}: " + "; ".join(c[:120] for c in left.values())
+    return elapsed
+
+
+def _wait_gone(instance: Instance, timeout: float) -> dict[int, str]:
+    deadline = time.monotonic() + timeout
+    left = instance.processes()
+    while left and time.monotonic() < deadline:
+        time.sleep(0.5)
+        left = instance.processes()
+    return left
+
+
+def test_ctrl_c_and_sigterm_stop_everything_and_an_interrupted_fill_is_finished_by_the_next_run(
+    terminal: Terminal, instance: Instance
+) -> None:
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=HISTORY_DAYS)
+    last_full_day = today - timedelta(days=2)
+
+    _start(terminal, instance, start.isoformat())
+    # The automation fills the history as a backfill: stop while its runs are executing.
+    _wait("a run worker of the history fill", lambda: _run_workers(instance), timeout=300, interval=0.5)
+    elapsed = _stop(terminal, instance, "ctrl-c")
+    print(f"Ctrl-C stopped everything in {elapsed:.1f}s")
+    stored_before = _days_stored(instance, start.isoformat(), last_full_day.isoformat())
+
+    terminal.type("clear")
+    _start(terminal, instance, start.isoformat())
+    expected_days = (last_full_day - start).days + 1
+
+    def complete() -> bool:
+        days = _days_stored(instance, start.isoformat(), last_full_day.isoformat())
+        return len(days) == expected_days and min(days.values()) >= 96
+
+    _wait(f"{expected_days} full days of NL actual load", complete, timeout=600, interval=5)
+    assert len(stored_before) < expected_days, "the fill was already complete before Ctrl-C"
+
+    elapsed = _stop(terminal, instance, "sigterm")
+    print(f"SIGTERM stopped everything in {elapsed:.1f}s")
+    screen = terminal.screen()
+    assert "stopping dagster dev" in screen and "stopping PostgreSQL" in screen
