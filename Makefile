@@ -10,6 +10,7 @@ run: ## set up, start PostgreSQL (+ the simulator in demo mode) and dagster dev 
 	@bash scripts/run.sh
 
 test: ## set up, start PostgreSQL, run the whole test suite
+	@bash scripts/setup.sh test-tools
 	@bash scripts/with-db.sh .venv/bin/pytest $(PYTEST_ARGS)
 
 setup: ## create .venv and install PostgreSQL + TimescaleDB (each step skipped when done)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs, skipping every step that is already done:
-#   scripts/setup.sh [all|venv|postgres]
+#   scripts/setup.sh [all|venv|postgres|test-tools]
 #   venv      .venv with `pip install -e '.[EXTRAS]'` (EXTRAS from ENTSOE_PIP_EXTRAS, default dev)
+#   test-tools  what the tests drive besides Python: tmux (the terminal of the `make run` tests)
 #   postgres  PostgreSQL and the TimescaleDB extension (Debian packages; on Debian 12 TimescaleDB is
 #             built from Debian's own source package, see DEVELOPERS.md). Skipped when
 #             ENTSOE_DATABASE_URL points at a server of the user's own.
@@ -84,13 +85,18 @@ setup_postgres() {
         "Expected $("$(pg_bin)/pg_config" --sharedir)/extension/timescaledb.control."
 }
 
+setup_test_tools() {
+    apt_install tmux
+}
+
 main() {
     load_dotenv
     case "${1:-all}" in
         all) setup_venv; setup_postgres ;;
         venv) setup_venv ;;
         postgres) setup_postgres ;;
-        *) die "unknown step '$1'" "Usage: scripts/setup.sh [all|venv|postgres]" ;;
+        test-tools) setup_test_tools ;;
+        *) die "unknown step '$1'" "Usage: scripts/setup.sh [all|venv|postgres|test-tools]" ;;
     esac
 }
 

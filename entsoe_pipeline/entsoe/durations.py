@@ -33,10 +33,14 @@ _NS_PER_SECOND = 1_000_000_000
 MIN_NS = -(2**63) + 1  # -2**63 is NaT
 MAX_NS = 2**63 - 1
 
+# At most 12 digits a number: no step needs more, and int() refuses 4300 digits with its own ValueError.
 _DURATION = re.compile(
-    r"P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
-    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?"
+    r"P(?:(?P<years>\d{1,12})Y)?(?:(?P<months>\d{1,12})M)?(?:(?P<weeks>\d{1,12})W)?(?:(?P<days>\d{1,12})D)?"
+    r"(?:T(?:(?P<hours>\d{1,12})H)?(?:(?P<minutes>\d{1,12})M)?(?:(?P<seconds>\d{1,12})S)?)?"
 )
+# ENTSO-E's longest step is P1Y. Steps of up to a century keep the calendar arithmetic within
+# datetime's years and one step within int64 nanoseconds.
+MAX_RESOLUTION_YEARS = 100
 
 
 class DurationError(ValueError):
@@ -72,16 +76,19 @@ def parse_resolution(text: str) -> Resolution:
     """Parse an ISO 8601 duration as ENTSO-E writes it (PT15M, PT60M, P1D, P7D, P1M, P1Y, ...)."""
     match = _DURATION.fullmatch(text.strip())
     if match is None or text.strip() in ("P", "PT") or text.strip().endswith("T"):
-        raise DurationError(f"resolution {text!r} is not an ISO 8601 duration")
+        raise DurationError(f"resolution {_shown(text)} is not an ISO 8601 duration")
     part = {k: int(v) if v else 0 for k, v in match.groupdict().items()}
     months = 12 * part["years"] + part["months"]
     days = 7 * part["weeks"] + part["days"]
     seconds = 3600 * part["hours"] + 60 * part["minutes"] + part["seconds"]
     if not (months or days or seconds):
-        raise DurationError(f"resolution {text!r} is zero")
+        raise DurationError(f"resolution {_shown(text)} is zero")
     if (months or days) and seconds:
         # No ENTSO-E item mixes calendar and clock units; refusing keeps the local-time rule simple.
-        raise DurationError(f"resolution {text!r} mixes calendar and clock units")
+        raise DurationError(f"resolution {_shown(text)} mixes calendar and clock units")
+    years = MAX_RESOLUTION_YEARS
+    if months > 12 * years or days > 366 * years or seconds > 366 * 86_400 * years:
+        raise DurationError(f"resolution {_shown(text)} is longer than {years} years")
     return Resolution(months, days, seconds)
 
 
@@ -90,10 +97,18 @@ def parse_utc(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise DurationError(f"time {text!r} is not an ISO 8601 date-time") from None
+        raise DurationError(f"time {_shown(text)} is not an ISO 8601 date-time") from None
     if value.tzinfo is None:  # the API documents every time as UTC; a bare time is read as such
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is in year 0 in UTC
+        raise DurationError(f"time {_shown(text)} lies outside the years 1-9999 in UTC") from None
+
+
+def _shown(text: str) -> str:
+    """The text quoted for a message, cut so that a forged megabyte value cannot flood a log."""
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def to_ns(value: datetime) -> int:
@@ -151,7 +166,12 @@ def period_grid(start: datetime, end: datetime, resolution: Resolution, tz: Zone
         count += 1 if rest else 0  # the step that starts before the end but runs past it
         _check_count(count, start, end, resolution)
         return PeriodGrid(count, not rest, start_ns, step_ns, None)
-    boundaries = np.array([to_ns(b) for b in _calendar_boundaries(start, end, resolution, tz)], np.int64)
+    boundaries_ns = [to_ns(b) for b in _calendar_boundaries(start, end, resolution, tz)]
+    if boundaries_ns[-1] > MAX_NS:  # the step that ends the Period ends after 2262-04-11
+        raise DurationError(
+            f"Period {start:%Y-%m-%dT%H:%MZ}/{end:%Y-%m-%dT%H:%MZ} at {resolution.normalised} steps past 2262"
+        )
+    boundaries = np.array(boundaries_ns, np.int64)
     boundaries.flags.writeable = False  # shared through the cache
     return PeriodGrid(len(boundaries) - 1, bool(boundaries[-1] == end_ns), start_ns, 0, boundaries)
 

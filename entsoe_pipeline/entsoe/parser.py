@@ -10,6 +10,7 @@ as DocumentProblems, never the whole document's.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -44,6 +45,7 @@ CONSUMPTION = "consumption"
 PER_UNIT_DOCUMENT_TYPES = frozenset({"A73"})
 _UNIT_MRID = "PowerSystemResources.mRID"  # our name for MktPSRType/PowerSystemResources/mRID
 
+_REVISION = re.compile(r"[0-9]{1,18}")  # the revision column is int64
 _DEFAULT_CONTRACT = "A01"  # day-ahead; A07 = intraday auctions (ES IDA1/2/3)
 _DEFAULT_SEQUENCE = "1"  # DE_LU/AT: 1 = SDAC, 2 = EXAA
 
@@ -292,10 +294,12 @@ def _created_ns(text: str) -> int:
 def _revision(text: str, where: str) -> int:
     if not text:
         return 1
-    try:
-        return int(text)
-    except ValueError:
-        raise MalformedDocument(f"{where}: revisionNumber {text!r} is not an integer") from None
+    # Plain digits only: int() also reads "1_0", "-5" and non-ASCII digits, and a number beyond
+    # int64 would fail later, outside the parser's errors.
+    if _REVISION.fullmatch(text) is None:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise MalformedDocument(f"{where}: revisionNumber {shown!r} is not an integer of at most 18 digits")
+    return int(text)
 
 
 def _split_tag(tag: object) -> tuple[str, str]:

@@ -1,14 +1,12 @@
 """Reading the Points of one Period into numpy arrays (positions, values) without a Python loop.
 
-Two ways, same result:
-* fast: libxml2 serialises the Period's text (``tostring(method="text")``), which for the layout
-  every ENTSO-E answer has - timeInterval start/end, resolution, then Points of position and value
-  separated by whitespace - is "start end resolution p1 v1 p2 v2 ...". One split and one numpy
-  conversion read it. It is used only when the token count matches the Point count and the
-  positions come out as strictly increasing integers; anything else (compact XML without
-  whitespace, comments, extra elements, unordered positions) takes the exact way.
-* exact: XPath collects position and value texts per Point, checks each Point has one of each and
-  reports the first bad one.
+XPath, run in libxml2, collects the first text of each Point's first position and of its first
+value (quantity or price.amount). A path step with ``[1]`` yields at most one text per Point, so
+the two lists pair up Point by Point, whatever else a Point holds and in whatever order; a Point
+lacking either makes its list shorter than the Point count, and the first such Point is named.
+Reading the Period's text as whitespace-separated tokens would be faster but pairs by order alone:
+a value written before its position, or stray text beside a number ("7<quantity>6000" reads as
+76000), would pass as another Point's number.
 """
 
 from __future__ import annotations
@@ -18,9 +16,6 @@ from functools import lru_cache
 
 import numpy as np
 from lxml import etree
-
-# start, end (timeInterval) and resolution precede the Points in a Period.
-_HEADER_TOKENS = 3
 
 
 class PointError(ValueError):
@@ -38,13 +33,10 @@ class PointReader:
 
     def read(self, period: etree._Element) -> tuple[np.ndarray, np.ndarray, bool]:
         """Positions (int64) and values (float64) of the Period's Points in document order, and
-        whether the positions are known to increase strictly."""
-        count = int(self.count(period))
-        fast = _read_text(period, count)
-        if fast is not None:
-            return fast[0], fast[1], True
-        positions, values = self._read_exact(period, count)
-        return positions, values, False
+        whether the positions increase strictly."""
+        positions, values = self._read_exact(period, int(self.count(period)))
+        ordered = positions.size < 2 or bool((positions[1:] > positions[:-1]).all())
+        return positions, values, ordered
 
     def _read_exact(self, period: etree._Element, count: int) -> tuple[np.ndarray, np.ndarray]:
         position_texts = self.positions(period)
@@ -67,31 +59,17 @@ def point_reader(namespace: str) -> PointReader:
 
     return PointReader(
         count=xpath("count(n:Point)"),
-        positions=xpath("n:Point/n:position/text()"),
-        quantities=xpath("n:Point/n:quantity/text()"),
-        prices=xpath("n:Point/n:price.amount/text()"),
+        positions=xpath("n:Point/n:position[1]/text()[1]"),
+        quantities=xpath("n:Point/n:quantity[1]/text()[1]"),
+        prices=xpath("n:Point/n:price.amount[1]/text()[1]"),
     )
 
 
-def _read_text(period: etree._Element, count: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The fast way, or None when the Period's text does not have the expected shape."""
-    try:
-        tokens = etree.tostring(period, method="text", with_tail=False).split()
-    except (ValueError, etree.LxmlError):  # e.g. text that the ASCII text output cannot hold
-        return None
-    if len(tokens) != _HEADER_TOKENS + 2 * count:
-        return None
-    try:
-        positions = np.array(tokens[_HEADER_TOKENS::2], dtype=np.int64)
-        values = np.array(tokens[_HEADER_TOKENS + 1 :: 2], dtype=np.float64)
-    except (ValueError, OverflowError):
-        return None  # the exact way names the text at fault
-    if count and (positions[0] < 1 or not (positions[1:] > positions[:-1]).all()):
-        return None
-    return positions, values
-
-
 def _positions(texts: list[str]) -> np.ndarray:
+    try:
+        return np.array(texts, dtype=np.int64)  # what ENTSO-E writes: plain integers
+    except (ValueError, OverflowError):
+        pass
     try:
         numbers = np.array(texts, dtype=np.float64)
     except ValueError:
