@@ -2,16 +2,14 @@
 
 Every refusal is a MalformedDocument whose message names the request (``where``) and the reason.
 
-No DTD ever reaches libxml2: ENTSO-E never sends one, and libxml2 acts on a DTD while it parses
-(entity expansion, external parameter entities read from local files such as /dev/zero or a FIFO)
-before any check on the parsed tree could run. So the body is refused if its text holds
-``<!DOCTYPE`` or ``<!ENTITY`` anywhere, and the parser is made to read exactly the text that was
-scanned: UTF-8 bodies as they are (one regex search over the bytes), UTF-16, UTF-32, ISO-8859-1 and
-windows-1252 bodies decoded first and handed over as UTF-8, with the parser's encoding fixed to
-UTF-8 so that no declaration or byte order mark can make libxml2 read the bytes differently. Other
-declared encodings are refused: decoding them is the scan's job, and some Python codecs (punycode)
-are not linear in time. As a second line, the parser's resolver loads nothing, and the parsed tree
-must carry no DTD.
+libxml2 acts on a DTD while it parses (it expands entities and reads external parameter entities
+from local files such as /dev/zero or a FIFO) before any check of the tree can run, and ENTSO-E
+never sends one. So a body whose text holds ``<!DOCTYPE`` or ``<!ENTITY`` anywhere is refused
+first, and libxml2 reads exactly the text that was scanned: UTF-8 as it is (one regex search over
+the bytes); UTF-16, UTF-32, ISO-8859-1 and windows-1252 decoded and handed over as UTF-8, with the
+parser's encoding fixed so that no declaration or byte order mark changes the reading. Other
+encodings are refused (UTF-7 writes "<" as "+ADw-"; some codecs do not decode in linear time).
+Behind that, the resolver loads nothing and the parsed tree must carry no DTD.
 """
 
 from __future__ import annotations
@@ -21,6 +19,7 @@ import io
 import re
 import zipfile
 import zlib
+from typing import NoReturn
 
 from lxml import etree
 
@@ -166,7 +165,7 @@ def _encoding(content: bytes, where: str) -> str:
     )
 
 
-def _refuse_dtd(markup: str, line: int, where: str) -> None:
+def _refuse_dtd(markup: str, line: int, where: str) -> NoReturn:
     raise MalformedDocument(
         f"{where}: DTD/entities are not allowed (the document has {markup} at line {line})"
     )
