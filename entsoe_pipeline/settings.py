@@ -38,6 +38,9 @@ class Settings:
     store_sensor_interval_seconds: int = 60
     # A window the API answered "no matching data" this many times is no longer asked for.
     max_empty_tries: int = 3
+    # A step that failed for a transient reason (database restart, platform outage) is retried twice,
+    # about this long after the first failure and three times as long after the second.
+    retry_delay_seconds: int = 60
     # Gaps of at least this many contiguous partitions become one partition backfill.
     backfill_threshold_partitions: int = 3
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -65,6 +68,7 @@ class Settings:
                 env, "ENTSOE_STORE_SENSOR_INTERVAL_SECONDS", defaults.store_sensor_interval_seconds
             ),
             max_empty_tries=_int(env, "ENTSOE_MAX_EMPTY_TRIES", defaults.max_empty_tries),
+            retry_delay_seconds=_int(env, "ENTSOE_RETRY_DELAY_SECONDS", defaults.retry_delay_seconds),
             backfill_threshold_partitions=_int(
                 env, "ENTSOE_BACKFILL_THRESHOLD_PARTITIONS", defaults.backfill_threshold_partitions
             ),

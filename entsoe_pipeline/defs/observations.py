@@ -152,7 +152,10 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
         # series' freshness is its _newest companion's, which follows the data (freshness.py).
         automation_condition=observation_condition(endpoint),
         retry_policy=dg.RetryPolicy(
-            max_retries=2, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+            max_retries=2,
+            delay=settings.retry_delay_seconds,
+            backoff=dg.Backoff.EXPONENTIAL,
+            jitter=dg.Jitter.PLUS_MINUS,
         ),
         check_specs=[
             dg.AssetCheckSpec("completeness", asset=key, description="stored vs expected points"),

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import psycopg2
 import pytest
-from dagster._serdes import serialize_value
 
 from entsoe_pipeline import catalog, storage
 from entsoe_pipeline.defs import Settings, build_defs
@@ -74,6 +73,6 @@ def test_a_failed_partition_is_reported_stores_nothing_and_keeps_the_token_out_o
     assert records
     for record in records:
         assert SECRET not in str(record)
-        assert SECRET not in serialize_value(record)
+        assert SECRET not in dg.serialize_value(record)
     run = instance.get_run_by_id(result.run_id)
-    assert run is not None and SECRET not in serialize_value(run)
+    assert run is not None and SECRET not in dg.serialize_value(run)

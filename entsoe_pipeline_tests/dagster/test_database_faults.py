@@ -1,0 +1,272 @@
+"""The database fails under a run: PostgreSQL stopped in the middle of a range run, or the run killed
+with SIGKILL in the middle of a write. Partitions are all or nothing, the failure says what happened
+without the password, and re-running gives exactly the rows of a clean run (a checksum per series).
+
+The server is a private cluster of its own (scripts/db.sh with another ENTSOE_LOCAL_DIR and port),
+so that stopping it disturbs no other test. A partition's write is held in the middle by a row the
+test inserts, uncommitted, with a key of that partition: the writer waits on it, and the fault
+strikes while it waits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import psycopg2
+import pytest
+
+from entsoe_pipeline import catalog, storage
+from entsoe_pipeline.defs import Settings, build_defs
+from entsoe_pipeline.defs.observations import observation_key
+from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
+
+from .conftest import make_resources
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ACTUAL = catalog.endpoint("actual_load")
+FR = catalog.area("FR")
+FIRST, LAST = "2025-03-03", "2025-03-08"  # six daily partitions, one API request
+HELD = "2025-03-05"  # the partition whose write the fault interrupts
+RANGE_TAGS = {"dagster/asset_partition_range_start": FIRST, "dagster/asset_partition_range_end": LAST}
+
+CHECKSUMS = """
+    SELECT (time AT TIME ZONE 'UTC')::date::text AS day,
+           count(*),
+           md5(string_agg(concat_ws('|', time, business_type, psr_type, variant, resolution, value, unit),
+                          ',' ORDER BY time, business_type, psr_type, variant))
+    FROM entsoe.observations WHERE endpoint = %s AND area = %s GROUP BY 1 ORDER BY 1
+"""
+
+
+@dataclass
+class Cluster:
+    env: dict[str, str]
+    url: str
+
+    def db(self, *args: str) -> str:
+        result = subprocess.run(
+            ["bash", str(REPO_ROOT / "scripts" / "db.sh"), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, f"db.sh {' '.join(args)}: {result.stderr}"
+        return result.stdout.strip()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    # Under .local: as root the server runs as `postgres`, which pytest's private tmp_path shuts out.
+    local_dir = REPO_ROOT / ".local" / f"db-fault-test-{uuid.uuid4().hex[:8]}"
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in {"ENTSOE_DATABASE_URL", "ENTSOE_TEST_ADMIN_URL"}},
+        "ENTSOE_LOCAL_DIR": str(local_dir),
+        "ENTSOE_PG_PORT": str(_free_port()),
+    }
+    probe = Cluster(env, "")
+    try:
+        probe.db("start")
+        yield Cluster(env, probe.db("url"))
+    finally:
+        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "db.sh"), "stop"], env=env, check=False)
+        shutil.rmtree(local_dir, ignore_errors=True)
+
+
+def _checksums(url: str) -> dict[str, tuple[int, str]]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(CHECKSUMS, (ACTUAL.name, FR.eic))
+        return {day: (count, digest) for day, count, digest in cur.fetchall()}
+
+
+def _clear(url: str) -> None:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE entsoe.observations")
+        cur.execute("DELETE FROM entsoe.daily_counts")
+
+
+def _materialize(defs: dg.Definitions) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [defs.resolve_assets_def(observation_key(ACTUAL, FR))],
+        instance=dg.DagsterInstance.ephemeral(),
+        tags=RANGE_TAGS,
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def clean_run(simulator, pg_admin_url) -> tuple[str, dict[str, tuple[int, str]], tuple]:
+    """The rows of an undisturbed run (in a database of the suite's cluster) and one row of HELD."""
+    sim = simulator
+    name = f"entsoe_clean_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_admin_url, name, timescaledb=True)
+    try:
+        assert _materialize(build_defs(Settings(), resources=make_resources(sim.url, url))).success
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute(
+                "SELECT * FROM entsoe.observations WHERE endpoint = %s AND area = %s AND time = %s",
+                (ACTUAL.name, FR.eic, f"{HELD}T00:00Z"),
+            )
+            columns = tuple(d.name for d in cur.description)
+            (row,) = cur.fetchall()
+        sums = _checksums(url)
+    finally:
+        drop_database(pg_admin_url, name)
+    assert len(sums) == 6 and all(count == 24 for count, _ in sums.values())
+    return sim.url, sums, (columns, row)
+
+
+class HeldWrite:
+    """An open transaction holding an uncommitted row with a key of HELD: a writer of HELD waits."""
+
+    def __init__(self, url: str, held_row: tuple) -> None:
+        columns, row = held_row
+        insert = (
+            f"INSERT INTO entsoe.observations ({', '.join(columns)})"  # names from the catalogue
+            f" VALUES ({', '.join(['%s'] * len(row))})"
+        )
+        # The hypertable's chunk must exist already: a chunk created by the open transaction would
+        # hold every writer of its week, not only the writer of this key.
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute(insert, row)
+            cur.execute("DELETE FROM entsoe.observations WHERE time = %s", (row[columns.index("time")],))
+        self.url = url
+        self.conn = psycopg2.connect(url)
+        with self.conn.cursor() as cur:
+            cur.execute(insert, row)
+
+    def writer_waiting(self) -> bool:
+        with psycopg2.connect(self.url) as probe, probe.cursor() as cur:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> %s",
+                (self.conn.get_backend_pid(),),
+            )
+            return cur.fetchone()[0] > 0
+
+    def release(self) -> None:
+        if not self.conn.closed:
+            with contextlib.suppress(psycopg2.Error):  # a server that went away rolled back itself
+                self.conn.rollback()
+            self.conn.close()
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def _messages(error) -> str:
+    """The messages of a serialized error and of its causes (a retry wraps the step's error)."""
+    parts = []
+    while error is not None:
+        parts.append(error.message)
+        error = error.cause or error.context
+    return "\n".join(parts)
+
+
+def _stored_days(url: str) -> dict[str, int]:
+    return {day: count for day, (count, _) in _checksums(url).items()}
+
+
+@pytest.mark.parametrize(
+    ("down_seconds", "retry_delay", "outcome"),
+    [
+        (1, 3, "the run's own retry completes it"),
+        (12, 1, "the run fails cleanly, a re-execution completes it"),
+    ],
+)
+def test_postgres_stopped_during_a_range_run_loses_nothing(
+    cluster, clean_run, down_seconds, retry_delay, outcome
+):
+    api_url, clean, held_row = clean_run
+    storage.ensure_schema(cluster.url)
+    _clear(cluster.url)
+    settings = Settings(retry_delay_seconds=retry_delay)
+    defs = build_defs(settings, resources=make_resources(api_url, cluster.url))
+    held = HeldWrite(cluster.url, held_row)
+    results: list[dg.ExecuteInProcessResult] = []
+    runner = threading.Thread(target=lambda: results.append(_materialize(defs)))
+    try:
+        runner.start()
+        _wait("the write of the held partition to wait", held.writer_waiting)
+        cluster.db("stop")
+        held.release()
+        time.sleep(down_seconds)
+        if outcome.startswith("the run fails"):
+            runner.join(timeout=300)
+        cluster.db("start")
+    finally:
+        held.release()
+        runner.join(timeout=300)
+    (result,) = results
+    # The interrupted write says what happened and holds no credentials of the database URL.
+    failed = [e for e in result.all_events if e.event_type_value in ("STEP_FAILURE", "STEP_UP_FOR_RETRY")]
+    assert failed, "the write interrupted by the stop did not fail"
+    message = _messages(failed[0].event_specific_data.error)
+    assert "nothing was stored" in message and "entsoe:entsoe@" not in message
+
+    if outcome.startswith("the run's own retry"):
+        assert result.success
+    else:
+        assert not result.success
+        # The partitions written before the stop are whole; the held one and those after are absent.
+        assert _stored_days(cluster.url) == {"2025-03-03": 24, "2025-03-04": 24}
+        assert _materialize(defs).success
+    assert _checksums(cluster.url) == clean
+
+
+KILLED_RUN = """
+import sys
+import dagster as dg
+from entsoe_pipeline.defs import Settings, build_defs
+from entsoe_pipeline_tests.dagster.conftest import make_resources
+from entsoe_pipeline_tests.dagster.test_database_faults import _materialize
+
+_materialize(build_defs(Settings(), resources=make_resources(sys.argv[1], sys.argv[2])))
+"""
+
+
+def test_a_run_killed_mid_write_leaves_no_partial_partition(cluster, clean_run):
+    api_url, clean, held_row = clean_run
+    storage.ensure_schema(cluster.url)
+    _clear(cluster.url)
+    held = HeldWrite(cluster.url, held_row)
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, api_url, cluster.url], cwd=REPO_ROOT, start_new_session=True
+    )
+    try:
+        _wait("the write of the held partition to wait", held.writer_waiting)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        held.release()
+    # The killed writer's transaction ends with its connection: nothing of HELD was committed.
+    assert _stored_days(cluster.url) == {"2025-03-03": 24, "2025-03-04": 24}
+
+    defs = build_defs(Settings(), resources=make_resources(api_url, cluster.url))
+    assert _materialize(defs).success
+    assert _checksums(cluster.url) == clean
