@@ -152,7 +152,13 @@ telemetry:
             lambda: "LOADED" in str(requests.post(url, json={"query": _LOCATION}, timeout=10).json()),
             timeout=180,
         )
-        yield {"url": url, "today": today, "database_url": database_url, "log": tmp_path / "dagster_dev.log"}
+        yield {
+            "url": url,
+            "today": today,
+            "database_url": database_url,
+            "dagster_url": dagster_url,
+            "log": tmp_path / "dagster_dev.log",
+        }
     finally:
         # The code server and run workers may sit in sessions of their own: note the whole tree
         # first, so that whatever outlives dagster dev's own shutdown is stopped too.
@@ -168,10 +174,16 @@ telemetry:
         drop_database(pg_admin_url, dagster_db)
 
 
+# A token of the real shape: the pipeline treats it as a secret (the simulator's demo token is not one).
+SECRET_TOKEN = f"e2e-{uuid.uuid4()}"
+
+
 @pytest.fixture
-def dagster_dev(pg_admin_url, database_url, simulator, tmp_path) -> Iterator[dict]:
+def dagster_dev(pg_admin_url, database_url, make_simulator, tmp_path) -> Iterator[dict]:
     today = datetime.now(UTC).date()
+    simulator = make_simulator(token=SECRET_TOKEN)
     settings = {
+        "ENTSOE_API_TOKEN": SECRET_TOKEN,
         "ENTSOE_AREAS": ",".join(AREAS),
         "ENTSOE_ENDPOINTS": "actual_load",
         "ENTSOE_HISTORY_START": (today - timedelta(days=61)).isoformat(),
@@ -266,6 +278,53 @@ def test_ui_backfill_then_store_sensor_restores_deleted_rows(dagster_dev):
     assert restored
     assert _rows(database_url, "FR", hole_start, hole_end) == before
     assert len(_rows(database_url, "FR", first, last + timedelta(days=1))) == 60 * 24
+    _assert_token_nowhere(dagster_dev)
+
+
+_RUNS = """
+query { runsOrError(limit: 500) { ... on Runs { results { runId status runConfigYaml
+  tags { key value } } } } }
+"""
+_RUN_LOGS = """
+query Logs($runId: ID!) { logsForRun(runId: $runId) { ... on EventConnection { events {
+  __typename ... on MessageEvent { message }
+  ... on MaterializationEvent { metadataEntries { label ... on TextMetadataEntry { text }
+    ... on JsonMetadataEntry { jsonString } ... on UrlMetadataEntry { url } } }
+  ... on ExecutionStepFailureEvent { error { message stack } }
+} } } }
+"""
+_RESOURCE = """
+query { topLevelResourceDetailsOrError(resourceSelector: {repositoryLocationName: "entsoe",
+  repositoryName: "__repository__", resourceName: "entsoe_api"}) {
+  ... on ResourceDetails { configuredValues { key value type } } } }
+"""
+
+
+def _assert_token_nowhere(dev: dict) -> None:
+    """The token is in no GraphQL answer (runs, their config and tags, every event of every run,
+    the resource's configuration), in no row of Dagster's storage and not in dagster dev's log."""
+    answers = [requests.post(dev["url"], json={"query": _RESOURCE}, timeout=60).text]
+    runs = _gql(dev["url"], _RUNS)["runsOrError"]["results"]
+    assert runs
+    answers.append(str(runs))
+    for run in runs:
+        answers.append(
+            requests.post(
+                dev["url"], json={"query": _RUN_LOGS, "variables": {"runId": run["runId"]}}, timeout=60
+            ).text
+        )
+    assert "ENTSOE_API_TOKEN" in answers[0]  # the resource shows the variable's name, not its value
+    assert all(SECRET_TOKEN not in answer for answer in answers)
+    with psycopg2.connect(dev["dagster_url"]) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+            " AND data_type IN ('text', 'character varying', 'json', 'jsonb')"
+        )
+        for table, column in cur.fetchall():  # names read from the catalogue, not from input
+            pattern = f"%{SECRET_TOKEN}%"
+            cur.execute(f'SELECT count(*) FROM "{table}" WHERE "{column}"::text LIKE %s', (pattern,))
+            assert cur.fetchone()[0] == 0, f"the token is in Dagster's {table}.{column}"
+    assert SECRET_TOKEN not in dev["log"].read_text()
 
 
 _FRESHNESS = """
