@@ -237,7 +237,7 @@ def _ingest(
     now: datetime,
 ) -> IngestResult:
     try:
-        with api.client() as client:
+        with api.client(budget_dsn=timescale.dsn) as client:
             return ingest_partitions(client, timescale.dsn, endpoint, area, windows, now=now)
     except (errors.Unauthorized, errors.InvalidRequest) as exc:
         # Retrying cannot help: say what is wrong and stop (messages never hold the token).

@@ -11,6 +11,7 @@ import dagster as dg
 
 from entsoe_pipeline import storage
 from entsoe_pipeline.entsoe.client import EntsoeClient
+from entsoe_pipeline.entsoe.rate_limit import default_burst
 from entsoe_pipeline.settings import (
     DEFAULT_REQUESTS_PER_MINUTE,
     PRODUCTION_API_URL,
@@ -27,18 +28,37 @@ class EntsoeApiResource(dg.ConfigurableResource):
 
     token: str
     base_url: str = PRODUCTION_API_URL
-    requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE  # per run process (settings.py)
+    # For the token, across every process that shares ``budget_dsn`` (settings.py).
+    requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE
     max_retries: int = 5
 
     @contextmanager
-    def client(self) -> Iterator[EntsoeClient]:
-        with EntsoeClient(
-            self.token,
-            self.base_url,
-            requests_per_minute=self.requests_per_minute,
-            max_retries=self.max_retries,
-        ) as client:
-            yield client
+    def client(self, budget_dsn: str | None = None) -> Iterator[EntsoeClient]:
+        """A client; with ``budget_dsn`` its requests draw from the budget every run shares through
+        that database, so concurrent runs together stay within ``requests_per_minute``."""
+        budget = (
+            storage.SharedBudget(
+                budget_dsn,
+                self.base_url,
+                self.token,
+                self.requests_per_minute,
+                default_burst(self.requests_per_minute),
+            )
+            if budget_dsn
+            else None
+        )
+        try:
+            with EntsoeClient(
+                self.token,
+                self.base_url,
+                requests_per_minute=self.requests_per_minute,
+                max_retries=self.max_retries,
+                limiter=budget,
+            ) as client:
+                yield client
+        finally:
+            if budget is not None:
+                budget.close()
 
 
 class TimescaleResource(dg.ConfigurableResource):

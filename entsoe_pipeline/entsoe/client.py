@@ -56,7 +56,7 @@ from .errors import (
 from .parser import parse_document
 from .point_frame import empty_frame
 from .problems import DocumentProblem, points_dropped
-from .rate_limit import RateLimiter, shared_limiter
+from .rate_limit import Limiter, shared_limiter
 from .xml_safety import MAX_DOCUMENT_BYTES
 
 logger = logging.getLogger(__name__)
@@ -232,7 +232,7 @@ class EntsoeClient:
         backoff_max: float = 60.0,
         ban_wait_default: float = 600.0,
         max_document_bytes: int = MAX_DOCUMENT_BYTES,
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], object] = time.sleep,
         clock: Callable[[], float] = time.time,

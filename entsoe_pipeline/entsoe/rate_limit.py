@@ -11,6 +11,15 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+
+class Limiter(Protocol):
+    """What the client needs of a rate limiter (this module's bucket, or storage's SharedBudget)."""
+
+    def acquire(self) -> float:
+        """Block until a request may be sent; returns the seconds waited."""
+        ...
 
 
 def default_burst(rate_per_minute: float) -> int:

@@ -3,6 +3,7 @@
 No Dagster here. Every function takes a DSN (``postgresql://...`` or ``postgresql+psycopg2://...``).
 """
 
+from .api_budget import SharedBudget
 from .completeness import (
     IncompleteWindow,
     SeriesSpec,
@@ -25,6 +26,7 @@ __all__ = [
     "SchemaStatus",
     "SeriesCoverage",
     "SeriesSpec",
+    "SharedBudget",
     "StorageError",
     "UpsertCounts",
     "WindowCompleteness",

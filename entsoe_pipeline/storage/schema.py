@@ -696,6 +696,19 @@ def _apply_local_calendar_days(cur: psycopg2.extensions.cursor, ctx: _Context) -
     cur.execute(_LOCAL_CALENDAR_DAYS)
 
 
+_API_BUDGET = """
+CREATE TABLE IF NOT EXISTS entsoe.api_budget (
+    key     text PRIMARY KEY,            -- sha256 of API URL and token (storage/api_budget.py)
+    tokens  double precision NOT NULL,   -- requests left; negative: reservations waiting their turn
+    updated timestamptz NOT NULL
+);
+"""
+
+
+def _apply_api_budget(cur: psycopg2.extensions.cursor, ctx: _Context) -> None:
+    cur.execute(_API_BUDGET)
+
+
 MIGRATIONS: tuple[_Migration, ...] = (
     _Migration("0001_observations_summary_empty_windows_areas", _apply_base),
     _Migration("0002_hypertable", _apply_hypertable, _needs_timescaledb),
@@ -705,6 +718,7 @@ MIGRATIONS: tuple[_Migration, ...] = (
     _Migration("0006_derived_tables", _apply_derived_tables),
     _Migration("0007_vintages_and_history", _apply_vintages),
     _Migration("0008_summary_local_calendar_days", _apply_local_calendar_days),
+    _Migration("0009_api_budget", _apply_api_budget),
 )
 
 
