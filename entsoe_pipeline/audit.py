@@ -9,7 +9,7 @@ Prints a table and exits with 1 when anything differs, so a cron job or CI can a
 
 It reads what the pipeline reads: ENTSOE_DATABASE_URL, ENTSOE_API_TOKEN (or the simulator in demo
 mode), ENTSOE_AREAS, ENTSOE_ENDPOINTS and ENTSOE_HISTORY_START. It makes one request or a few per
-window, through the same rate limiter as the pipeline.
+window, drawing from the request budget the pipeline's runs share (in the database).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import pandas as pd
 from entsoe_pipeline import storage
 from entsoe_pipeline.catalog import Area, Endpoint
 from entsoe_pipeline.entsoe import EntsoeClient, EntsoeError
+from entsoe_pipeline.entsoe.rate_limit import default_burst
 from entsoe_pipeline.ingest import expected_until, local_calendar
 from entsoe_pipeline.settings import ApiSettings, Settings
 from entsoe_pipeline.storage.windows import data_window, partition_windows
@@ -178,17 +179,23 @@ def main(argv: list[str] | None = None) -> int:
     print(f"auditing {args.sample} windows per endpoint and area since {start:%Y-%m-%d} (seed {seed})")
     try:
         storage.ensure_schema(dsn)
-        with EntsoeClient(api.token, api.base_url, requests_per_minute=api.requests_per_minute) as client:
-            results = audit(
-                dsn,
-                client,
-                settings.endpoints,
-                settings.areas,
-                start=start,
-                now=now,
-                sample=args.sample,
-                seed=seed,
-            )
+        budget = storage.SharedBudget(
+            dsn, api.base_url, api.token, api.requests_per_minute, default_burst(api.requests_per_minute)
+        )
+        try:
+            with EntsoeClient(api.token, api.base_url, limiter=budget) as client:
+                results = audit(
+                    dsn,
+                    client,
+                    settings.endpoints,
+                    settings.areas,
+                    start=start,
+                    now=now,
+                    sample=args.sample,
+                    seed=seed,
+                )
+        finally:
+            budget.close()
     except (EntsoeError, storage.StorageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
