@@ -14,7 +14,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +31,7 @@ from entsoe_pipeline import catalog, storage
 from entsoe_pipeline.defs import Settings, build_defs
 from entsoe_pipeline.defs.observations import observation_key
 from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
+from entsoe_pipeline_tests.fixtures.ports import free_port
 
 from .conftest import make_resources
 
@@ -69,12 +69,6 @@ class Cluster:
         return result.stdout.strip()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     # Under .local: as root the server runs as `postgres`, which pytest's private tmp_path shuts out.
@@ -82,7 +76,7 @@ def cluster() -> Iterator[Cluster]:
     env = {
         **{k: v for k, v in os.environ.items() if k not in {"ENTSOE_DATABASE_URL", "ENTSOE_TEST_ADMIN_URL"}},
         "ENTSOE_LOCAL_DIR": str(local_dir),
-        "ENTSOE_PG_PORT": str(_free_port()),
+        "ENTSOE_PG_PORT": str(free_port()),
     }
     probe = Cluster(env, "")
     try:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ import pytest
 import requests
 
 from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
+from entsoe_pipeline_tests.fixtures.ports import free_port
 from entsoe_pipeline_tests.fixtures.processes import descendants, stop_all
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,12 +62,6 @@ _LOCATION = """
 query { workspaceOrError { ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on PythonError { message } } } } } }
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(what: str, check: Callable[[], object], timeout: float, interval: float = 2.0) -> object:
@@ -116,7 +110,7 @@ telemetry:
 """
     )
     today = datetime.now(UTC).date()
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ENTSOE_")},
         "DAGSTER_HOME": str(home),

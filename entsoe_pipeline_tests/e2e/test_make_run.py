@@ -11,7 +11,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -24,6 +23,7 @@ import psycopg2
 import pytest
 import requests
 
+from entsoe_pipeline_tests.fixtures.ports import free_port
 from entsoe_pipeline_tests.fixtures.processes import descendants
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -31,12 +31,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HISTORY_DAYS = 90
 STOP_BUDGET_S = 45  # dagster dev's own shutdown waits up to 10 s per service
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait(what: str, check: Callable[[], object], timeout: float, interval: float = 1.0) -> object:
@@ -157,7 +151,7 @@ def instance() -> Iterator[Instance]:
     # must reach the directory (pytest's tmp_path is private to root).
     local_dir = REPO_ROOT / ".local" / f"make-run-test-{uuid.uuid4().hex[:8]}"
     local_dir.mkdir(parents=True)
-    inst = Instance(local_dir, _free_port(), _free_port(), _free_port())
+    inst = Instance(local_dir, free_port(), free_port(), free_port())
     try:
         yield inst
     finally:

@@ -27,6 +27,7 @@ from entsoe_pipeline.entsoe.errors import (
 )
 from entsoe_pipeline.entsoe.rate_limit import RateLimiter
 from entsoe_pipeline.simulator import SimulatorConfig, SimulatorServer
+from entsoe_pipeline_tests.fixtures.ports import free_port
 from entsoe_pipeline_tests.fixtures.simulator import FIXED_NOW
 
 SECRET = "tok-c4f81b2e-faults-distinctive"
@@ -157,12 +158,6 @@ def _document(make_simulator) -> bytes:
         return client.fetch_document("actual_load", "FR", *DAY)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 # --- transient: retried, then the fetch succeeds ------------------------------------------------------
 
 
@@ -225,7 +220,7 @@ class _Unreachable:
     connecting times out; ``recover`` starts the simulator there."""
 
     def __init__(self, hang: bool) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self._sockets: list[socket.socket] = []
         self.simulator: SimulatorServer | None = None
         if hang:
