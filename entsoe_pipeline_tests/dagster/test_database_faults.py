@@ -11,12 +11,12 @@ strikes while it waits.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -184,6 +184,43 @@ def _stored_days(url: str) -> dict[str, int]:
     return {day: count for day, (count, _) in _checksums(url).items()}
 
 
+# The disturbed run goes in a child process, as Dagster runs it: psycopg2 can leave the interpreter
+# in a bad state when the server goes away in the middle of a COPY, which must not reach pytest.
+DISTURBED_RUN = """
+import json, sys
+from entsoe_pipeline.defs import Settings, build_defs
+from entsoe_pipeline_tests.dagster.conftest import make_resources
+from entsoe_pipeline_tests.dagster.test_database_faults import _materialize, _messages
+
+api_url, db_url, retry_delay = sys.argv[1], sys.argv[2], int(sys.argv[3])
+defs = build_defs(Settings(retry_delay_seconds=retry_delay), resources=make_resources(api_url, db_url))
+result = _materialize(defs)
+failures = [
+    _messages(e.event_specific_data.error)
+    for e in result.all_events
+    if e.event_type_value in ("STEP_FAILURE", "STEP_UP_FOR_RETRY")
+]
+print(json.dumps({"success": result.success, "failures": failures}))
+"""
+
+
+def _start_run(api_url: str, db_url: str, retry_delay: int = 60) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", DISTURBED_RUN, api_url, db_url, str(retry_delay)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _outcome(run: subprocess.Popen[str]) -> dict:
+    out, _ = run.communicate(timeout=300)
+    assert run.returncode == 0, out[-2000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
 @pytest.mark.parametrize(
     ("down_seconds", "retry_delay", "outcome"),
     [
@@ -197,49 +234,36 @@ def test_postgres_stopped_during_a_range_run_loses_nothing(
     api_url, clean, held_row = clean_run
     storage.ensure_schema(cluster.url)
     _clear(cluster.url)
-    settings = Settings(retry_delay_seconds=retry_delay)
-    defs = build_defs(settings, resources=make_resources(api_url, cluster.url))
     held = HeldWrite(cluster.url, held_row)
-    results: list[dg.ExecuteInProcessResult] = []
-    runner = threading.Thread(target=lambda: results.append(_materialize(defs)))
+    run = _start_run(api_url, cluster.url, retry_delay)
     try:
-        runner.start()
         _wait("the write of the held partition to wait", held.writer_waiting)
         cluster.db("stop")
         held.release()
         time.sleep(down_seconds)
         if outcome.startswith("the run fails"):
-            runner.join(timeout=300)
+            result = _outcome(run)
         cluster.db("start")
+        if outcome.startswith("the run's own retry"):
+            result = _outcome(run)
     finally:
         held.release()
-        runner.join(timeout=300)
-    (result,) = results
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
     # The interrupted write says what happened and holds no credentials of the database URL.
-    failed = [e for e in result.all_events if e.event_type_value in ("STEP_FAILURE", "STEP_UP_FOR_RETRY")]
-    assert failed, "the write interrupted by the stop did not fail"
-    message = _messages(failed[0].event_specific_data.error)
+    assert result["failures"], "the write interrupted by the stop did not fail"
+    message = result["failures"][0]
     assert "nothing was stored" in message and "entsoe:entsoe@" not in message
 
     if outcome.startswith("the run's own retry"):
-        assert result.success
+        assert result["success"]
     else:
-        assert not result.success
+        assert not result["success"]
         # The partitions written before the stop are whole; the held one and those after are absent.
         assert _stored_days(cluster.url) == {"2025-03-03": 24, "2025-03-04": 24}
-        assert _materialize(defs).success
+        assert _outcome(_start_run(api_url, cluster.url))["success"]
     assert _checksums(cluster.url) == clean
-
-
-KILLED_RUN = """
-import sys
-import dagster as dg
-from entsoe_pipeline.defs import Settings, build_defs
-from entsoe_pipeline_tests.dagster.conftest import make_resources
-from entsoe_pipeline_tests.dagster.test_database_faults import _materialize
-
-_materialize(build_defs(Settings(), resources=make_resources(sys.argv[1], sys.argv[2])))
-"""
 
 
 def test_a_run_killed_mid_write_leaves_no_partial_partition(cluster, clean_run):
@@ -247,9 +271,7 @@ def test_a_run_killed_mid_write_leaves_no_partial_partition(cluster, clean_run):
     storage.ensure_schema(cluster.url)
     _clear(cluster.url)
     held = HeldWrite(cluster.url, held_row)
-    process = subprocess.Popen(
-        [sys.executable, "-c", KILLED_RUN, api_url, cluster.url], cwd=REPO_ROOT, start_new_session=True
-    )
+    process = _start_run(api_url, cluster.url)
     try:
         _wait("the write of the held partition to wait", held.writer_waiting)
         os.killpg(process.pid, signal.SIGKILL)
@@ -261,6 +283,5 @@ def test_a_run_killed_mid_write_leaves_no_partial_partition(cluster, clean_run):
     # The killed writer's transaction ends with its connection: nothing of HELD was committed.
     assert _stored_days(cluster.url) == {"2025-03-03": 24, "2025-03-04": 24}
 
-    defs = build_defs(Settings(), resources=make_resources(api_url, cluster.url))
-    assert _materialize(defs).success
+    assert _outcome(_start_run(api_url, cluster.url))["success"]
     assert _checksums(cluster.url) == clean
