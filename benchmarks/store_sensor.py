@@ -37,6 +37,7 @@ from entsoe_pipeline.defs import Settings  # noqa: E402
 from entsoe_pipeline.defs.observations import observation_key  # noqa: E402
 from entsoe_pipeline.defs.resources import TimescaleResource  # noqa: E402
 from entsoe_pipeline.defs.store_sensor import build_store_sensor  # noqa: E402
+from entsoe_pipeline.defs.targets import STATUS_READS_PER_TICK  # noqa: E402
 
 YEARS = 10
 HOLES_PER_SERIES = 50
@@ -48,7 +49,7 @@ START = date(NOW.year - YEARS, NOW.month, NOW.day)
 DAILY = [e for e in catalog.ENDPOINTS.values() if e.granularity is catalog.Granularity.DAILY]
 
 
-def _populate(dsn: str, settings: Settings) -> tuple[int, dict[dg.AssetKey, list[date]]]:
+def populate(dsn: str, settings: Settings) -> tuple[int, dict[dg.AssetKey, list[date]]]:
     """Complete days for every series, but HOLES_PER_SERIES random days each with nothing stored,
     and the newest point of each series current; returns the summary's rows and each asset's holes."""
     rng = random.Random(7)
@@ -92,6 +93,24 @@ def _best_ms(fn, repeat: int = 5) -> float:
     return best
 
 
+def plan_every_hole(
+    sensor: dg.SensorDefinition, resources: dict, instance: dg.DagsterInstance, cursor: str | None
+) -> tuple[str | None, int]:
+    """Ticks (untimed) from ``cursor`` until one launches nothing: the cursor then, and the ticks
+    that launched something."""
+    defs = dg.Definitions(sensors=[sensor], resources=resources)
+    for ticks in range(10_000):
+        with dg.build_sensor_context(
+            instance=instance, definitions=defs, resources=resources, cursor=cursor
+        ) as context:
+            result = sensor(context)
+        assert isinstance(result, dg.SensorResult)
+        cursor = result.cursor
+        if not result.run_requests:
+            return cursor, ticks
+    raise AssertionError("the holes were never all launched")
+
+
 def main() -> None:
     with admin_url() as admin, bench_database(admin) as (dsn, _timescaledb):
         storage.ensure_schema(dsn)
@@ -99,7 +118,7 @@ def main() -> None:
         settings = Settings(areas=areas, endpoints=tuple(DAILY), history_start=START)
         assets = len(settings.areas) * len(settings.endpoints)
         t0 = time.perf_counter()
-        rows, holes = _populate(dsn, settings)
+        rows, holes = populate(dsn, settings)
         took = time.perf_counter() - t0
         print(f"summary rows: {rows:,} for {assets} series over {YEARS} years ({took:.1f} s)")
 
@@ -130,21 +149,25 @@ def main() -> None:
                 instance=instance, definitions=defs, resources=resources, cursor=cursor
             ) as context:
                 result = sensor(context)
+            assert isinstance(result, dg.SensorResult)
             launched.append((len(result.run_requests or []), len(result.asset_events or [])))
             cursors.append(result.cursor)
 
         query_ms = _best_ms(query)
-        # The first tick after the holes appeared (no cursor): every series is confirmed, every hole
-        # launched. Then the next tick a minute later, as the daemon makes it: the holes are in flight.
+        # The first tick after the holes appeared (no cursor): every series is confirmed, the holes
+        # of as many series as a tick reads the status of are launched; the next ticks launch the
+        # others (untimed). Then a tick a minute later, as the daemon makes it: the holes are in flight.
         first_ms = _best_ms(lambda: tick(None))
+        planned, ticks = plan_every_hole(sensor, resources, instance, cursors[0])
         settings_later = replace(settings, clock=lambda: NOW + timedelta(minutes=1))
         sensor = build_store_sensor(settings_later)
         defs = dg.Definitions(sensors=[sensor], resources=resources)
-        steady_ms = _best_ms(lambda: tick(cursors[0]))
+        steady_ms = _best_ms(lambda: tick(planned))
     requests, confirmations = launched[0]
     print(
-        f"first tick: {requests:,} run request (one backfill holds every hole of every series),"
-        f" {confirmations} freshness confirmations; next tick: {launched[-1][0]} requests"
+        f"first tick: {requests:,} run request (one backfill of the holes of {STATUS_READS_PER_TICK} series),"
+        f" {confirmations} freshness confirmations; every hole launched after {ticks} more ticks;"
+        f" then a tick launches {launched[-1][0]}"
     )
     assert requests == 1 and confirmations == assets, launched[0]
     assert launched[-1] == (0, 0), launched[-1]

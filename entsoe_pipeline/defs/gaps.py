@@ -27,7 +27,7 @@ from entsoe_pipeline.ingest import expected_until
 from entsoe_pipeline.settings import Settings
 
 from .backfill_request import backfill_request
-from .targets import SeriesTarget, partition_status
+from .targets import SeriesTarget, StatusReads, partition_status
 
 FIRST_RETRY_AFTER = timedelta(hours=1)
 MAX_RETRY_AFTER = timedelta(days=1)
@@ -119,9 +119,12 @@ def find_gaps(
     cursor: GapCursor,
     now: datetime,
     settings: Settings,
+    reads: StatusReads | None = None,
 ) -> tuple[GapPlan, int]:
     """The tick's launches for the gaps of ``targets``, and how many windows were skipped because
-    ENTSO-E confirmed them empty; updates ``cursor``."""
+    ENTSO-E confirmed them empty; updates ``cursor``. An asset whose partition status ``reads`` has
+    no room left for is looked at again next tick (its cursor is left as it was)."""
+    reads = reads or StatusReads()
     plan = GapPlan()
     skipped_empty = 0
     by_granularity: dict[Granularity, list[SeriesTarget]] = defaultdict(list)
@@ -152,6 +155,8 @@ def find_gaps(
             candidates = [g for g in gaps if cursor.may_launch(asset, g.start.timestamp(), now.timestamp())]
             launch: list[Gap] = []
             if candidates:
+                if not reads.take():
+                    continue
                 status = partition_status(instance, t, [g.partition for g in candidates])
                 launch = [
                     g for g in candidates if status.get(g.partition) == dg.AssetPartitionStatus.MATERIALIZED

@@ -30,7 +30,7 @@ from entsoe_pipeline.storage.windows import partition_clock, partition_windows
 from .freshness import FreshnessCursor, SeriesFreshness, newest_end, overdue, stale_retry
 from .gaps import BACKGROUND_PRIORITY, GapCursor, find_gaps
 from .resources import TimescaleResource
-from .targets import SeriesTarget, partition_status, series_targets
+from .targets import STATUS_READS_PER_TICK, SeriesTarget, StatusReads, partition_status, series_targets
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -56,19 +56,29 @@ def build_store_sensor(settings: Settings) -> dg.SensorDefinition:
         launched = GapCursor.parse(raw.get("gaps"))
         states = series_freshness(timescale.dsn, targets, history_start, now)
         events = [e for state in states if (e := confirmed.confirmation(state, now, settings)) is not None]
+        # Refills first: the freshness of the newest data matters more than old gaps.
+        reads = StatusReads()
         requests = [
             r
             for target, state in zip(targets, states, strict=True)
             if not state.current
+            and reads.take()
             and (r := refill_request(context.instance, target, state, now, settings)) is not None
         ]
-        plan, skipped_empty = find_gaps(timescale.dsn, context.instance, targets, launched, now, settings)
+        plan, skipped_empty = find_gaps(
+            timescale.dsn, context.instance, targets, launched, now, settings, reads
+        )
         requests += plan.requests()
         cursor = json.dumps({"freshness": confirmed.dump(), "gaps": launched.dump()})
         if not requests and not events:
             reason = "every series current, no gap to fill"
             if skipped_empty:
                 reason += f" ({skipped_empty} windows confirmed empty by ENTSO-E are no longer asked for)"
+            if reads.deferred:
+                reason = (
+                    f"{reads.deferred} series left for the next tick "
+                    f"(at most {STATUS_READS_PER_TICK} partition-status reads a tick)"
+                )
             return dg.SensorResult(skip_reason=reason, cursor=cursor)
         return dg.SensorResult(run_requests=requests, asset_events=events, cursor=cursor)
 

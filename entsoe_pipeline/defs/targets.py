@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 
@@ -28,6 +28,28 @@ def series_targets(settings: Settings) -> list[SeriesTarget]:
         for e in settings.endpoints
         for a in settings.areas
     ]
+
+
+# Dagster answers a partition-status question with several queries on new connections (dagster-
+# postgres holds none open outside the webserver): 50-150 ms each on PostgreSQL. A tick asks at most
+# this many; the assets beyond wait for the next tick, so a first tick over hundreds of assets stays
+# within the sensor's budget instead of taking tens of seconds.
+STATUS_READS_PER_TICK = 20
+
+
+@dataclass
+class StatusReads:
+    """How many partition-status reads this tick may still make."""
+
+    left: int = field(default_factory=lambda: STATUS_READS_PER_TICK)
+    deferred: int = 0
+
+    def take(self) -> bool:
+        if self.left <= 0:
+            self.deferred += 1
+            return False
+        self.left -= 1
+        return True
 
 
 def partition_status(

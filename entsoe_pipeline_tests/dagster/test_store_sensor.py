@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 
 from entsoe_pipeline import catalog, storage
-from entsoe_pipeline.defs import Settings
+from entsoe_pipeline.defs import Settings, targets
 from entsoe_pipeline.defs.freshness import newest_key
 from entsoe_pipeline.defs.gaps import Gap, GapCursor, contiguous_runs
 from entsoe_pipeline.defs.observations import observation_key
@@ -126,6 +126,26 @@ def test_a_large_gap_becomes_a_backfill_and_a_small_one_a_run(build_test_defs, d
 
     again = _tick(defs, instance, cursor=result.cursor)
     assert _launched_by(again, "gap") == []
+
+
+def test_series_beyond_the_status_reads_of_a_tick_are_left_for_the_next_tick(
+    build_test_defs, database_url, monkeypatch
+):
+    instance = dg.DagsterInstance.ephemeral()
+    defs = _load_history(build_test_defs, instance, _settings())
+    _delete(database_url, "2025-07-03", "2025-07-06")
+    monkeypatch.setattr(targets, "STATUS_READS_PER_TICK", 0)
+    deferred = _tick(defs, instance)
+    assert _launched_by(deferred, "gap") == []
+    assert "left for the next tick" in (deferred.skip_message or "")
+    monkeypatch.undo()
+    later = _tick(defs, instance, cursor=deferred.cursor)
+    (backfill,) = _launched_by(later, "gap")
+    assert sorted(backfill.asset_graph_subset.get_partitions_subset(KEY).get_partition_keys()) == [
+        "2025-07-03",
+        "2025-07-04",
+        "2025-07-05",
+    ]
 
 
 def test_partitions_never_materialized_are_left_to_the_automation(build_test_defs, database_url):
