@@ -1,7 +1,7 @@
 # Entry points; the work is done by scripts/*.sh (see DEVELOPERS.md). Every target is idempotent.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help run test setup db-start db-stop db-url psql lint bench audit clean
+.PHONY: help run test setup db-start db-stop db-url psql lint bench audit soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -39,6 +39,9 @@ bench: ## run benchmarks/*.py (with the bench extra and PostgreSQL started)
 
 audit: ## re-fetch a sample of stored windows and compare them with the store (AUDIT_ARGS='--sample 10')
 	@bash scripts/audit.sh $(AUDIT_ARGS)
+
+soak: ## faults at random while the pipeline runs, then count rows lost (SOAK_MINUTES=8, SOAK_SEED)
+	@bash scripts/soak.sh
 
 clean: ## stop the cluster and remove .local (database, Dagster home, build files)
 	@if [ -d .local ]; then bash scripts/db.sh stop; fi

@@ -16,9 +16,8 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -29,6 +28,7 @@ import pytest
 import requests
 
 from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
+from entsoe_pipeline_tests.fixtures.polling import wait_for
 from entsoe_pipeline_tests.fixtures.ports import free_port
 from entsoe_pipeline_tests.fixtures.processes import descendants, stop_all
 
@@ -62,20 +62,6 @@ _LOCATION = """
 query { workspaceOrError { ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on PythonError { message } } } } } }
 """
-
-
-def _wait_for(what: str, check: Callable[[], object], timeout: float, interval: float = 2.0) -> object:
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception as exc:  # the server may not be up yet
-            last_error = exc
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last_error})")
 
 
 @contextmanager
@@ -141,7 +127,7 @@ telemetry:
     )
     url = f"http://127.0.0.1:{port}/graphql"
     try:
-        _wait_for(
+        wait_for(
             "the code location to load",
             lambda: "LOADED" in str(requests.post(url, json={"query": _LOCATION}, timeout=10).json()),
             timeout=180,
@@ -237,7 +223,7 @@ def _wait_for_backfill(dev: dict, backfill_id: str) -> None:
             else None
         )
 
-    status = _wait_for("the backfill to finish", _finished, timeout=600, interval=5)
+    status = wait_for("the backfill to finish", _finished, timeout=600, interval=5)
     assert status in {"COMPLETED", "COMPLETED_SUCCESS"}, (status, dev["log"].read_text()[-4000:])
 
 
@@ -263,7 +249,7 @@ def test_ui_backfill_then_store_sensor_restores_deleted_rows(dagster_dev):
         )
     assert _rows(database_url, "FR", hole_start, hole_end) == []
 
-    restored = _wait_for(
+    restored = wait_for(
         "the store sensor to restore the deleted week",
         lambda: len(_rows(database_url, "FR", hole_start, hole_end)) == len(before),
         timeout=600,
@@ -365,7 +351,7 @@ def test_freshness_follows_the_stored_data_not_the_runs(
     with _dagster_dev(pg_admin_url, own_database_url, simulator.url, tmp_path, settings) as dev:
         url = dev["url"]
         # The automation loads the history on its own; the store sensor confirms the data current.
-        _wait_for("the companion to pass", lambda: _freshness(url) == "HEALTHY", timeout=420, interval=5)
+        wait_for("the companion to pass", lambda: _freshness(url) == "HEALTHY", timeout=420, interval=5)
 
         # ENTSO-E stops publishing six hours ago (and the store forgets what came since): the
         # newest point falls four hours behind what is due, beyond the two hours tolerated. A user
@@ -390,7 +376,7 @@ def test_freshness_follows_the_stored_data_not_the_runs(
             assert status == "REQUESTED", f"the backfill ended ({status}) before freshness failed"
             return True
 
-        _wait_for("the companion to fail", _failed_during_backfill, timeout=300, interval=5)
+        wait_for("the companion to fail", _failed_during_backfill, timeout=300, interval=5)
         nodes = _nodes(url)
         series_last = int(nodes["/".join(SERIES)]["assetMaterializations"][0]["timestamp"]) / 1000
         confirmed = nodes["/".join(NEWEST)]["freshnessStatusInfo"]["freshnessStatusMetadata"]
@@ -401,7 +387,5 @@ def test_freshness_follows_the_stored_data_not_the_runs(
         # Publication resumes: the store sensor's refill brings the data in, no one clicks anything.
         simulator.set_faults(latency_seconds=0)
         simulator.config.no_data = ()
-        _wait_for(
-            "the companion to pass again", lambda: _freshness(url) == "HEALTHY", timeout=300, interval=5
-        )
+        wait_for("the companion to pass again", lambda: _freshness(url) == "HEALTHY", timeout=300, interval=5)
         _wait_for_backfill(dev, backfill_id)
