@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from entsoe_pipeline_tests.fixtures.ports import free_port
-from entsoe_pipeline_tests.fixtures.processes import descendants
+from entsoe_pipeline_tests.fixtures.processes import MARKER, descendants
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
@@ -43,6 +43,14 @@ def _wait(what: str, check: Callable[[], object], timeout: float, interval: floa
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def _user_environment() -> dict[str, str]:
+    """This session's environment without what `make test` exports for its own cluster (the
+    DAGSTER_PG_* of the suite's Dagster database, any ENTSOE_* setting): `make run` must find a
+    fresh user's environment. The marker of the test session stays, so a process left behind is
+    still found."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "ENTSOE_")) or k == MARKER}
+
+
 @dataclass
 class Terminal:
     """A tmux server of its own (so its shells inherit this session's environment) with one bash."""
@@ -51,7 +59,11 @@ class Terminal:
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(
-            ["tmux", "-L", self.socket_name, *args], check=True, capture_output=True, text=True
+            ["tmux", "-L", self.socket_name, *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=_user_environment(),
         ).stdout
 
     def type(self, line: str) -> None:
