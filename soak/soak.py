@@ -28,7 +28,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,6 +53,8 @@ from entsoe_pipeline.ingest import expected_until
 from entsoe_pipeline.simulator import SimulatorConfig, SimulatorServer
 from entsoe_pipeline.simulator.server import Reply
 from entsoe_pipeline_tests.fixtures.polling import wait_for
+from entsoe_pipeline_tests.fixtures.ports import free_port
+from entsoe_pipeline_tests.fixtures.private_cluster import PrivateCluster
 from entsoe_pipeline_tests.fixtures.processes import descendants
 
 REPO = Path(__file__).resolve().parents[1]
@@ -176,12 +177,6 @@ def stop_pids(pids: set[int], timeout: float = 20) -> None:
             time.sleep(0.2)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def db_script(env: dict[str, str], *args: str, timeout: float = 300) -> str:
     result = subprocess.run(
         ["bash", str(DB_SCRIPT), *args],
@@ -231,41 +226,6 @@ def max_per_window(times: list[float], window: float = 60.0) -> int:
 
 
 # -- the data cluster ----------------------------------------------------------------------------------
-
-
-class DataCluster:
-    """A private PostgreSQL cluster (scripts/db.sh with its own ENTSOE_LOCAL_DIR and port)."""
-
-    def __init__(self, marker: str) -> None:
-        # Under the repository: as root the server runs as `postgres`, which a private tmp shuts out.
-        self.local_dir = REPO / ".local" / f"soak-{marker[:8]}"
-        self.env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if k not in {"ENTSOE_DATABASE_URL", "ENTSOE_TEST_ADMIN_URL"}
-            },
-            "ENTSOE_LOCAL_DIR": str(self.local_dir),
-            "ENTSOE_PG_PORT": str(free_port()),
-            MARKER: marker,
-        }
-        self.url = ""
-        self.down = False
-
-    def start(self) -> None:
-        db_script(self.env, "start")
-        self.url = self.url or db_script(self.env, "url")
-        self.down = False
-
-    def stop(self) -> None:
-        self.down = True
-        db_script(self.env, "stop")
-
-    def remove(self) -> None:
-        if self.local_dir.exists():
-            with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
-                db_script(self.env, "stop", timeout=90)
-            shutil.rmtree(self.local_dir, ignore_errors=True)
 
 
 # -- dagster dev ---------------------------------------------------------------------------------------
@@ -425,7 +385,7 @@ class FaultInjector(threading.Thread):
     undone before the next is drawn, and at once when the injector stops."""
 
     def __init__(
-        self, rng: random.Random, sim: SimulatorServer, cluster: DataCluster, dev: DagsterDev
+        self, rng: random.Random, sim: SimulatorServer, cluster: PrivateCluster, dev: DagsterDev
     ) -> None:
         super().__init__(name="soak-faults", daemon=True)
         self.rng = rng
@@ -875,7 +835,7 @@ def soak(config: SoakConfig) -> int:
         stack.callback(sim.stop)
         say(f"simulator on {sim.url} (bans above {BAN_THRESHOLD} requests a minute)")
 
-        cluster = DataCluster(marker)
+        cluster = PrivateCluster("soak", {**os.environ, MARKER: marker})
         stack.callback(cluster.remove)
         cluster.start()
         say(

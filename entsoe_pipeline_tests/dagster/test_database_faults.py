@@ -13,14 +13,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -31,7 +29,7 @@ from entsoe_pipeline import catalog, storage
 from entsoe_pipeline.defs import Settings, build_defs
 from entsoe_pipeline.defs.observations import observation_key
 from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
-from entsoe_pipeline_tests.fixtures.ports import free_port
+from entsoe_pipeline_tests.fixtures.private_cluster import PrivateCluster
 
 from .conftest import make_resources
 
@@ -51,40 +49,14 @@ CHECKSUMS = """
 """
 
 
-@dataclass
-class Cluster:
-    env: dict[str, str]
-    url: str
-
-    def db(self, *args: str) -> str:
-        result = subprocess.run(
-            ["bash", str(REPO_ROOT / "scripts" / "db.sh"), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert result.returncode == 0, f"db.sh {' '.join(args)}: {result.stderr}"
-        return result.stdout.strip()
-
-
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
-    # Under .local: as root the server runs as `postgres`, which pytest's private tmp_path shuts out.
-    local_dir = REPO_ROOT / ".local" / f"db-fault-test-{uuid.uuid4().hex[:8]}"
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in {"ENTSOE_DATABASE_URL", "ENTSOE_TEST_ADMIN_URL"}},
-        "ENTSOE_LOCAL_DIR": str(local_dir),
-        "ENTSOE_PG_PORT": str(free_port()),
-    }
-    probe = Cluster(env, "")
+def cluster() -> Iterator[PrivateCluster]:
+    private = PrivateCluster("db-fault-test")
     try:
-        probe.db("start")
-        yield Cluster(env, probe.db("url"))
+        private.start()
+        yield private
     finally:
-        subprocess.run(["bash", str(REPO_ROOT / "scripts" / "db.sh"), "stop"], env=env, check=False)
-        shutil.rmtree(local_dir, ignore_errors=True)
+        private.remove()
 
 
 def _checksums(url: str) -> dict[str, tuple[int, str]]:
@@ -238,12 +210,12 @@ def test_postgres_stopped_during_a_range_run_loses_nothing(
     run = _start_run(api_url, cluster.url, retry_delay)
     try:
         _wait("the write of the held partition to wait", held.writer_waiting)
-        cluster.db("stop")
+        cluster.stop()
         held.release()
         time.sleep(down_seconds)
         if outcome.startswith("the run fails"):
             result = _outcome(run)
-        cluster.db("start")
+        cluster.start()
         if outcome.startswith("the run's own retry"):
             result = _outcome(run)
     finally:

@@ -13,7 +13,7 @@ import pytest
 from entsoe_pipeline.catalog import AREAS
 from entsoe_pipeline.storage import SchemaStatus, StorageError, ensure_schema
 from entsoe_pipeline.storage.schema import MIGRATIONS
-from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
+from entsoe_pipeline_tests.fixtures.database import create_database, drop_database, execute
 
 OBSERVATION_COLUMNS = [
     ("time", "timestamp with time zone", "NO"),
@@ -30,16 +30,6 @@ OBSERVATION_COLUMNS = [
     ("fetched_at", "timestamp with time zone", "NO"),
     ("document_created", "timestamp with time zone", "YES"),
 ]
-
-
-def _admin(url: str, statement: str) -> None:
-    conn = psycopg2.connect(url)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(statement)
-    finally:
-        conn.close()
 
 
 @pytest.fixture(params=["timescaledb", "plain"])
@@ -195,12 +185,12 @@ def test_plain_database_converts_to_a_hypertable_once_timescaledb_is_installed(
     url = create_database(pg_admin_url, name, timescaledb=False)
     try:
         before = ensure_schema(url)
-        _admin(
+        execute(
             url,
             "INSERT INTO entsoe.observations (time, endpoint, area, resolution, value, unit, fetched_at)"
             " VALUES ('2024-01-01Z', 'actual_load', 'X', 'PT15M', 1, 'MAW', now())",
         )
-        _admin(url, "CREATE EXTENSION timescaledb")
+        execute(url, "CREATE EXTENSION timescaledb")
         after = ensure_schema(url)
         assert not before.hypertable
         assert after.hypertable and after.applied == ["0002_hypertable"]
