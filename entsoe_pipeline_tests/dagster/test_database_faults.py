@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -29,6 +29,7 @@ from entsoe_pipeline import catalog, storage
 from entsoe_pipeline.defs import Settings, build_defs
 from entsoe_pipeline.defs.observations import observation_key
 from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
+from entsoe_pipeline_tests.fixtures.polling import wait_for
 from entsoe_pipeline_tests.fixtures.private_cluster import PrivateCluster
 
 from .conftest import make_resources
@@ -136,13 +137,6 @@ class HeldWrite:
             self.conn.close()
 
 
-def _wait(what: str, check: Callable[[], bool], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.2)
-
-
 def _messages(error) -> str:
     """The messages of a serialized error and of its causes (a retry wraps the step's error)."""
     parts = []
@@ -209,7 +203,7 @@ def test_postgres_stopped_during_a_range_run_loses_nothing(
     held = HeldWrite(cluster.url, held_row)
     run = _start_run(api_url, cluster.url, retry_delay)
     try:
-        _wait("the write of the held partition to wait", held.writer_waiting)
+        wait_for("the write of the held partition to wait", held.writer_waiting, timeout=120, interval=0.2)
         cluster.stop()
         held.release()
         time.sleep(down_seconds)
@@ -245,7 +239,7 @@ def test_a_run_killed_mid_write_leaves_no_partial_partition(cluster, clean_run):
     held = HeldWrite(cluster.url, held_row)
     process = _start_run(api_url, cluster.url)
     try:
-        _wait("the write of the held partition to wait", held.writer_waiting)
+        wait_for("the write of the held partition to wait", held.writer_waiting, timeout=120, interval=0.2)
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
     finally:

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ import psycopg2
 import pytest
 import requests
 
+from entsoe_pipeline_tests.fixtures.polling import wait_for
 from entsoe_pipeline_tests.fixtures.ports import free_port
 from entsoe_pipeline_tests.fixtures.processes import MARKER, descendants
 
@@ -31,16 +32,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HISTORY_DAYS = 90
 STOP_BUDGET_S = 45  # dagster dev's own shutdown waits up to 10 s per service
-
-
-def _wait(what: str, check: Callable[[], object], timeout: float, interval: float = 1.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def _user_environment() -> dict[str, str]:
@@ -175,7 +166,7 @@ def instance() -> Iterator[Instance]:
 
 def _start(terminal: Terminal, instance: Instance, history_start: str) -> None:
     terminal.type(instance.command(history_start))
-    _wait("the Dagster UI of `make run`", instance.ui_up, timeout=420, interval=2)
+    wait_for("the Dagster UI of `make run`", instance.ui_up, timeout=420, interval=2)
 
 
 def _stop(terminal: Terminal, instance: Instance, how: str) -> float:
@@ -189,7 +180,7 @@ def _stop(terminal: Terminal, instance: Instance, how: str) -> float:
         make = [pid for pid in descendants(terminal.shell_pid()) if running.get(pid, "").startswith("make")]
         assert len(make) == 1, f"expected one make process, found {make}"
         os.kill(make[0], signal.SIGTERM)
-    _wait(f"make run to exit after {how}", lambda: "EXITED:" in terminal.screen(), timeout=120)
+    wait_for(f"make run to exit after {how}", lambda: "EXITED:" in terminal.screen(), timeout=120, interval=1)
     left = _wait_gone(instance, timeout=STOP_BUDGET_S)
     elapsed = time.monotonic() - started
     assert not left, f"still running {elapsed:.0f}s after {how}: " + "; ".join(c[:120] for c in left.values())
@@ -214,7 +205,7 @@ def test_ctrl_c_and_sigterm_stop_everything_and_an_interrupted_fill_is_finished_
 
     _start(terminal, instance, start.isoformat())
     # The automation fills the history as a backfill: stop while its runs are executing.
-    _wait("a run worker of the history fill", lambda: _run_workers(instance), timeout=300, interval=0.5)
+    wait_for("a run worker of the history fill", lambda: _run_workers(instance), timeout=300, interval=0.5)
     elapsed = _stop(terminal, instance, "ctrl-c")
     print(f"Ctrl-C stopped everything in {elapsed:.1f}s")
     stored_before = _days_stored(instance, start.isoformat(), last_full_day.isoformat())
@@ -227,7 +218,7 @@ def test_ctrl_c_and_sigterm_stop_everything_and_an_interrupted_fill_is_finished_
         days = _days_stored(instance, start.isoformat(), last_full_day.isoformat())
         return len(days) == expected_days and min(days.values()) >= 96
 
-    _wait(f"{expected_days} full days of NL actual load", complete, timeout=600, interval=5)
+    wait_for(f"{expected_days} full days of NL actual load", complete, timeout=600, interval=5)
     assert len(stored_before) < expected_days, "the fill was already complete before Ctrl-C"
 
     elapsed = _stop(terminal, instance, "sigterm")
