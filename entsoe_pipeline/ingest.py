@@ -112,6 +112,7 @@ def ingest_partitions(
         parts[index].error = message
     points = _points_of(fetched)
     empty = [w for result in fetched for w in result.empty_windows]
+    with_points = []
     for part in parts:
         if part.error is not None:
             continue
@@ -120,19 +121,45 @@ def ingest_partitions(
         part.problems = tuple(_problems_for(part, fetched))
         if part.points.empty:
             part.no_data = _covered(part.data_start, part.data_end, empty)
-            continue
-        part.counts = storage.upsert_points(dsn, endpoint.name, area.eic, part.points, fetched_at=now)
-        storage.forget_empty_windows(dsn, endpoint.name, area.eic, part.data_start, part.data_end)
-    # An empty answer for a window that may still be published late says nothing yet.
-    confirmable_until = now - endpoint.late_publication
-    for start, end in empty:
-        if end <= confirmable_until:
-            storage.record_empty_window(dsn, endpoint.name, area.eic, start, end)
+        else:
+            with_points.append(part)
+    # One connection for the run. Each partition is stored whole or not at all: all of them in one
+    # COPY where the store holds nothing of their range yet (a history fill), else one transaction
+    # each, which merges and counts what changed. Hundreds of partitions do not each pay for a
+    # connection and a transaction.
+    with storage.session(dsn) as conn:
+        if not _insert_all_new(conn, endpoint, area, with_points, now):
+            for part in with_points:
+                part.counts = storage.upsert_points(
+                    conn, endpoint.name, area.eic, part.points, fetched_at=now
+                )
+        for part in with_points:
+            storage.forget_empty_windows(conn, endpoint.name, area.eic, part.data_start, part.data_end)
+        # An empty answer for a window that may still be published late says nothing yet.
+        confirmable_until = now - endpoint.late_publication
+        for start, end in empty:
+            if end <= confirmable_until:
+                storage.record_empty_window(conn, endpoint.name, area.eic, start, end)
     return IngestResult(
         partitions=parts,
         requests=client.requests_made - requests_before,
         duplicates=sum(r.duplicates for r in fetched),
     )
+
+
+def _insert_all_new(
+    conn: storage.Connection, endpoint: Endpoint, area: Area, parts: Sequence[PartitionIngest], now: datetime
+) -> bool:
+    """Store the partitions' points in one COPY if their range holds no rows yet; False, with
+    nothing written, if it does. Every point is then new: a partition's count is its points."""
+    if len(parts) < 2:
+        return False
+    batch = pd.concat([p.points for p in parts], ignore_index=True)
+    if storage.insert_new_points(conn, endpoint.name, area.eic, batch, fetched_at=now) is None:
+        return False
+    for part in parts:
+        part.counts = storage.UpsertCounts(len(part.points), 0, 0)
+    return True
 
 
 def _fetch_isolating(

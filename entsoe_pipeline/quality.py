@@ -114,14 +114,31 @@ def completeness(windows: Sequence[WindowCompleteness], max_empty_tries: int) ->
     return Finding(True, f"{stored} of {total_expected} expected points stored", figures)
 
 
-def daily_summary_markdown(points: pd.DataFrame, *, max_rows: int = 31) -> str:
-    """A small markdown table of daily min/mean/max per series, for materialization metadata."""
+def daily_summary(points: pd.DataFrame) -> pd.DataFrame:
+    """Per UTC day and series: min, mean, max, count and the day's first time, in time order.
+    Computed once for a run's points; each partition shows its slice (``summary_markdown``)."""
     if points.empty:
+        return pd.DataFrame(columns=["day", "series", "min", "mean", "max", "count", "first"])
+    series = points["business_type"] + "/" + points["psr_type"] + "/" + points["variant"]
+    frame = points.assign(day=points["time"].dt.strftime("%Y-%m-%d"), series=series.str.strip("/"))
+    stats = (
+        frame.groupby(["day", "series"])
+        .agg(
+            min=("value", "min"),
+            mean=("value", "mean"),
+            max=("value", "max"),
+            count=("value", "size"),
+            first=("time", "min"),
+        )
+        .reset_index()
+    )
+    return stats.sort_values(["first", "series"], kind="stable").reset_index(drop=True)
+
+
+def summary_markdown(stats: pd.DataFrame, *, max_rows: int = 31) -> str:
+    """A small markdown table of ``daily_summary`` rows, for materialization metadata."""
+    if stats.empty:
         return "_no points_"
-    frame = points.assign(day=points["time"].dt.strftime("%Y-%m-%d"))
-    series = frame["business_type"] + "/" + frame["psr_type"] + "/" + frame["variant"]
-    frame = frame.assign(series=series.str.strip("/"))
-    stats = frame.groupby(["day", "series"])["value"].agg(["min", "mean", "max", "count"]).reset_index()
     lines = ["| day | series | min | mean | max | points |", "|---|---|---:|---:|---:|---:|"]
     for row in stats.tail(max_rows).itertuples(index=False):
         figures = f"{row.min:,.1f} | {row.mean:,.1f} | {row.max:,.1f} | {row.count}"
@@ -129,3 +146,8 @@ def daily_summary_markdown(points: pd.DataFrame, *, max_rows: int = 31) -> str:
     if len(stats) > max_rows:
         lines.append(f"\n_last {max_rows} of {len(stats)} rows_")
     return "\n".join(lines)
+
+
+def daily_summary_markdown(points: pd.DataFrame, *, max_rows: int = 31) -> str:
+    """A small markdown table of daily min/mean/max per series, for materialization metadata."""
+    return summary_markdown(daily_summary(points), max_rows=max_rows)

@@ -28,32 +28,42 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pandas as pd
 import psycopg2
 import requests
-from psycopg2 import sql
 
 from entsoe_pipeline import catalog, storage
 from entsoe_pipeline.audit import compare
 from entsoe_pipeline.ingest import expected_until
 from entsoe_pipeline.simulator import SimulatorConfig, SimulatorServer
-from entsoe_pipeline.simulator.server import Reply
-from entsoe_pipeline_tests.fixtures.polling import wait_for
-from entsoe_pipeline_tests.fixtures.ports import free_port
+from entsoe_pipeline_tests.fixtures.live_dagster import (
+    RUN_IN_PROGRESS,
+    DagsterDev,
+    RecordingSimulator,
+    cmdline,
+    dagster_database,
+    db_script,
+    launch_backfill,
+    leaked_slots,
+    max_per_window,
+    not_materialized,
+    run_count,
+    settle,
+    stop_pids,
+    wait_backfill,
+)
 from entsoe_pipeline_tests.fixtures.private_cluster import PrivateCluster
 from entsoe_pipeline_tests.fixtures.processes import descendants
 
@@ -72,11 +82,6 @@ BAN_SECONDS = 600.0
 FAULT_EVERY = (15.0, 40.0)
 SNAPSHOT_EVERY = 20.0
 PROGRESS_EVERY = 30.0
-
-RUN_IN_PROGRESS = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING", "MANAGED"]
-BACKFILL_DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
-# Run workers and step workers: multiprocessing children of the code server and of run workers.
-WORKER_MARKS = ("spawn_main", "execute_run", "execute_step")
 
 
 # -- configuration -------------------------------------------------------------------------------------
@@ -143,13 +148,6 @@ def say(message: str) -> None:
 # -- processes -----------------------------------------------------------------------------------------
 
 
-def cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def marked_processes(marker: str) -> set[int]:
     """The processes whose environment holds ``MARKER=marker`` (orphans of killed parents included)."""
     needle = f"{MARKER}={marker}".encode()
@@ -165,207 +163,13 @@ def marked_processes(marker: str) -> set[int]:
     return found
 
 
-def stop_pids(pids: set[int], timeout: float = 20) -> None:
-    """SIGTERM, then SIGKILL after ``timeout``, for whichever of ``pids`` still run."""
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        alive = [p for p in pids if Path(f"/proc/{p}").exists()]
-        for pid in alive:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + wait
-        while any(Path(f"/proc/{p}").exists() for p in alive) and time.monotonic() < deadline:
-            time.sleep(0.2)
-
-
-def db_script(env: dict[str, str], *args: str, timeout: float = 300) -> str:
-    result = subprocess.run(
-        ["bash", str(DB_SCRIPT), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"scripts/db.sh {' '.join(args)} failed: {result.stderr.strip()[-600:]}")
-    return result.stdout.strip()
-
-
 # -- the simulator -------------------------------------------------------------------------------------
-
-
-class RecordingSimulator(SimulatorServer):
-    """The simulator, with the arrival time and status of every answer (for the rate and bans)."""
-
-    def __init__(self, config: SimulatorConfig) -> None:
-        self.replies: list[tuple[float, int]] = []
-        self._replies_lock = threading.Lock()
-        super().__init__(config)  # starts serving: the list must exist first
-
-    def handle(self, path: str, params: dict[str, str]) -> Reply:
-        arrived = time.time()
-        reply = super().handle(path, params)
-        with self._replies_lock:
-            self.replies.append((arrived, reply.status))
-        return reply
-
-    def answered(self) -> list[tuple[float, int]]:
-        with self._replies_lock:
-            return list(self.replies)
-
-
-def max_per_window(times: list[float], window: float = 60.0) -> int:
-    """The most of ``times`` inside any ``window`` seconds."""
-    ordered = sorted(times)
-    best = first = 0
-    for i, t in enumerate(ordered):
-        while t - ordered[first] >= window:
-            first += 1
-        best = max(best, i - first + 1)
-    return best
 
 
 # -- the data cluster ----------------------------------------------------------------------------------
 
 
 # -- dagster dev ---------------------------------------------------------------------------------------
-
-_LOCATION = """
-query { workspaceOrError { ... on Workspace { locationEntries { name loadStatus
-  locationOrLoadError { __typename ... on PythonError { message } } } } } }
-"""
-_RUNS = """
-query Runs($filter: RunsFilter) { runsOrError(filter: $filter) { __typename ... on Runs { count } } }
-"""
-_BACKFILLS = """
-query Backfills { partitionBackfillsOrError(status: REQUESTED) {
-  __typename ... on PartitionBackfills { results { id } } } }
-"""
-_BACKFILL = """
-query Backfill($id: String!) { partitionBackfillOrError(backfillId: $id) {
-  __typename ... on PartitionBackfill { status numPartitions } ... on PythonError { message } } }
-"""
-_LAUNCH = """
-mutation Launch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-    ... on InvalidSubsetError { message }
-    ... on UnauthorizedError { message }
-  }
-}
-"""
-_PARTITIONS = """
-query Partitions($keys: [AssetKeyInput!]) {
-  assetNodes(assetKeys: $keys) {
-    assetKey { path }
-    partitionKeys
-    assetPartitionStatuses {
-      __typename
-      ... on TimePartitionStatuses { ranges { startKey endKey status } }
-      ... on DefaultPartitionStatuses { materializedPartitions }
-    }
-  }
-}
-"""
-_SLOTS = """
-query Slots($key: String!) { instance { concurrencyLimit(concurrencyKey: $key) {
-  slotCount claimedSlots { runId stepKey } pendingSteps { runId stepKey } } } }
-"""
-_RUN_STATUSES = """
-query RunStatuses($filter: RunsFilter) { runsOrError(filter: $filter) {
-  __typename ... on Runs { results { runId status } } } }
-"""
-
-
-def gql(url: str, query: str, variables: dict[str, Any] | None = None, timeout: float = 60) -> dict[str, Any]:
-    response = requests.post(url, json={"query": query, "variables": variables or {}}, timeout=timeout)
-    response.raise_for_status()
-    body = response.json()
-    if body.get("errors"):
-        raise RuntimeError(f"GraphQL errors: {body['errors']}")
-    return body["data"]
-
-
-class DagsterDev:
-    """`dagster dev` with its own DAGSTER_HOME, in a process group of its own."""
-
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.home = home
-        self.env = env
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/graphql"
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: Any = None
-
-    def start(self) -> None:
-        DAGSTER_LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
-        self._log = DAGSTER_LOG_PATH.open("wb")
-        self.process = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "dagster"),
-                "dev",
-                "-w",
-                "workspace.yaml",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-            ],
-            cwd=REPO,
-            env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            # Its own group: Ctrl-C reaches this process alone, which then stops dagster dev in order.
-            start_new_session=True,
-        )
-        wait_for(
-            "the code location to load",
-            lambda: self.exited() or "LOADED" in str(gql(self.url, _LOCATION, timeout=10)),
-            timeout=300,
-        )
-        if self.exited():
-            raise RuntimeError(
-                f"dagster dev exited with code {self.process.returncode}; see {DAGSTER_LOG_PATH}"
-            )
-
-    def exited(self) -> bool:
-        return self.process is not None and self.process.poll() is not None
-
-    def workers(self) -> list[int]:
-        if self.process is None:
-            return []
-        return sorted(
-            pid
-            for pid in descendants(self.process.pid)
-            if any(mark in cmdline(pid) for mark in WORKER_MARKS) and "resource_tracker" not in cmdline(pid)
-        )
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        process, self.process = self.process, None
-        # Code servers and run workers may sit in sessions of their own: note the tree first.
-        tree = descendants(process.pid)
-        if process.poll() is None:
-            # dagster dev alone first (it takes SIGTERM as an interrupt): signalled together, its
-            # code-server manager would restart the code servers it sees exit.
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        stop_pids(tree | descendants(process.pid))
-        if self._log is not None:
-            self._log.close()
-
 
 # -- faults --------------------------------------------------------------------------------------------
 
@@ -576,138 +380,6 @@ def asset_paths() -> list[list[str]]:
     return [["entsoe", e, catalog.area(a).key] for e in ENDPOINTS for a in AREAS]
 
 
-def run_count(url: str, statuses: list[str] | None = None) -> int:
-    variables = {"filter": {"statuses": statuses}} if statuses else {}
-    return int(gql(url, _RUNS, variables)["runsOrError"]["count"])
-
-
-def busy(url: str) -> tuple[int, int]:
-    """Runs in progress and backfills not finished."""
-    backfills = gql(url, _BACKFILLS)["partitionBackfillsOrError"]
-    return run_count(url, RUN_IN_PROGRESS), len(backfills.get("results", []))
-
-
-def settle(url: str, timeout: float, quiet: float = 30.0) -> bool:
-    """Wait until nothing runs and no backfill is under way for ``quiet`` seconds."""
-    deadline = time.monotonic() + timeout
-    quiet_since: float | None = None
-    last = (-1, -1)
-    while time.monotonic() < deadline:
-        try:
-            state = busy(url)
-        except (requests.RequestException, RuntimeError):
-            time.sleep(5)
-            continue
-        if state != last:
-            say(f"catch-up: {state[0]} runs in progress, {state[1]} backfills under way")
-            last = state
-        if state == (0, 0):
-            quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since >= quiet:
-                return True
-        else:
-            quiet_since = None
-        time.sleep(5)
-    return False
-
-
-def not_materialized(url: str) -> dict[tuple[str, ...], list[str]]:
-    """Per series asset, the partitions that are not (successfully) materialized, in order."""
-    nodes = gql(url, _PARTITIONS, {"keys": [{"path": p} for p in asset_paths()]})["assetNodes"]
-    out: dict[tuple[str, ...], list[str]] = {}
-    for node in nodes:
-        keys: list[str] = node["partitionKeys"]
-        index = {k: i for i, k in enumerate(keys)}
-        done: set[str] = set()
-        statuses = node["assetPartitionStatuses"]
-        for r in statuses.get("ranges", []):
-            if r["status"] == "MATERIALIZED":
-                done.update(keys[index[r["startKey"]] : index[r["endKey"]] + 1])
-        done.update(statuses.get("materializedPartitions", []))
-        out[tuple(node["assetKey"]["path"])] = [k for k in keys if k not in done]
-    return out
-
-
-def key_ranges(keys: list[str], all_keys_sorted: list[str]) -> list[dict[str, str]]:
-    """Contiguous runs of ``keys`` (in the order of ``all_keys_sorted``) as inclusive ranges."""
-    wanted = set(keys)
-    ranges: list[dict[str, str]] = []
-    open_range: dict[str, str] | None = None
-    for key in all_keys_sorted:
-        if key in wanted:
-            if open_range is None:
-                open_range = {"start": key, "end": key}
-                ranges.append(open_range)
-            else:
-                open_range["end"] = key
-        else:
-            open_range = None
-    return ranges
-
-
-def launch_catch_up(url: str, missing: dict[tuple[str, ...], list[str]]) -> str | None:
-    """A partition backfill of the given partitions, as the UI's Materialize dialog launches it."""
-    nodes = gql(url, _PARTITIONS, {"keys": [{"path": list(p)} for p in missing]})["assetNodes"]
-    order = {tuple(n["assetKey"]["path"]): n["partitionKeys"] for n in nodes}
-    selection = [
-        {"assetKey": {"path": list(path)}, "partitions": {"ranges": key_ranges(keys, order[path])}}
-        for path, keys in missing.items()
-        if keys
-    ]
-    if not selection:
-        return None
-    launched = gql(
-        url,
-        _LAUNCH,
-        {
-            "params": {
-                "partitionsByAssets": selection,
-                "title": "soak: catch-up",
-                "tags": [{"key": "launched_by", "value": "soak"}],
-            }
-        },
-    )["launchPartitionBackfill"]
-    if launched["__typename"] != "LaunchBackfillSuccess":
-        raise RuntimeError(f"the catch-up backfill was not launched: {launched}")
-    return str(launched["backfillId"])
-
-
-def wait_backfill(url: str, backfill_id: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    status = "UNKNOWN"
-    while time.monotonic() < deadline:
-        with contextlib.suppress(requests.RequestException, RuntimeError):
-            status = gql(url, _BACKFILL, {"id": backfill_id})["partitionBackfillOrError"].get(
-                "status", status
-            )
-            if status in BACKFILL_DONE:
-                return status
-        time.sleep(5)
-    return f"{status} (still running after {timeout:.0f} s)"
-
-
-def leaked_slots(url: str) -> list[dict[str, str]]:
-    """Slots of the entsoe_api pool claimed, and steps queued for one, by runs that have finished:
-    only their run worker would have given them back."""
-    info = gql(url, _SLOTS, {"key": "entsoe_api"})["instance"]["concurrencyLimit"] or {}
-    held = [{**c, "hold": "claimed"} for c in info.get("claimedSlots", [])]
-    held += [{**c, "hold": "pending"} for c in info.get("pendingSteps", [])]
-    if not held:
-        return []
-    runs = gql(url, _RUN_STATUSES, {"filter": {"runIds": sorted({c["runId"] for c in held})}})
-    status = {r["runId"]: r["status"] for r in runs["runsOrError"].get("results", [])}
-    return [
-        {
-            "run_id": c["runId"],
-            "step": c["stepKey"],
-            "hold": c["hold"],
-            "run_status": status.get(c["runId"], "?"),
-        }
-        for c in held
-        if status.get(c["runId"]) not in RUN_IN_PROGRESS
-    ]
-
-
 # -- the final comparison ------------------------------------------------------------------------------
 
 
@@ -784,36 +456,6 @@ class Cleanup(contextlib.ExitStack):
         return bool(super().__exit__(*exc_info))
 
 
-@contextlib.contextmanager
-def dagster_database(admin_url: str, marker: str) -> Iterator[dict[str, str]]:
-    """A fresh Dagster instance database on the project's cluster, dropped afterwards; yields the
-    DAGSTER_PG_* variables of dagster.yaml."""
-    name = f"dagster_soak_{marker[:8]}"
-    parts = urlsplit(admin_url)
-
-    def execute(statement: sql.Composable) -> None:
-        conn = psycopg2.connect(admin_url, connect_timeout=10)
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(statement)
-        finally:
-            conn.close()
-
-    execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield {
-            "DAGSTER_PG_HOST": parts.hostname or "127.0.0.1",
-            "DAGSTER_PG_PORT": str(parts.port or 5432),
-            "DAGSTER_PG_USER": parts.username or "",
-            "DAGSTER_PG_PASSWORD": parts.password or "",
-            "DAGSTER_PG_DB": name,
-        }
-    finally:
-        with contextlib.suppress(psycopg2.Error):
-            execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def soak(config: SoakConfig) -> int:
     marker = uuid.uuid4().hex
     os.environ[MARKER] = marker  # every child inherits it
@@ -844,7 +486,7 @@ def soak(config: SoakConfig) -> int:
         )
 
         admin_url = db_script({k: v for k, v in os.environ.items() if k != "ENTSOE_LOCAL_DIR"}, "admin-url")
-        dagster_pg = stack.enter_context(dagster_database(admin_url, marker))
+        dagster_pg = stack.enter_context(dagster_database(admin_url, f"dagster_soak_{marker[:8]}"))
         home = Path(tempfile.mkdtemp(prefix="soak-dagster-home-"))
         stack.callback(shutil.rmtree, home, True)
         # The instance configuration as shipped (pools, run queue, monitoring), or SOAK_INSTANCE_YAML.
@@ -862,7 +504,7 @@ def soak(config: SoakConfig) -> int:
             "ENTSOE_STORE_SENSOR_INTERVAL_SECONDS": "30",
             "ENTSOE_RETRY_DELAY_SECONDS": "5",
         }
-        dev = DagsterDev(home, env)
+        dev = DagsterDev(home, env, DAGSTER_LOG_PATH)
         stack.callback(dev.stop)
         say(f"starting dagster dev on 127.0.0.1:{dev.port} (log: {DAGSTER_LOG_PATH.relative_to(REPO)})")
         dev.start()
@@ -887,12 +529,16 @@ def soak(config: SoakConfig) -> int:
         injector.stop()
         catch_up_started = time.monotonic()
         catchup_deadline = catch_up_started + config.catchup_minutes * 60
-        settled = settle(dev.url, timeout=(catchup_deadline - time.monotonic()) / 2)
+        settled = settle(
+            dev.url,
+            timeout=(catchup_deadline - time.monotonic()) / 2,
+            report=lambda state: say(f"catch-up: {state}"),
+        )
         say("runs settled" if settled else "runs did not settle in time; launching the catch-up anyway")
         leaked = _safe(lambda: leaked_slots(dev.url), [])
         if leaked:
             say(f"POOL: entsoe_api slots or queued steps held by finished runs: {leaked}")
-        missing = not_materialized(dev.url)
+        missing = not_materialized(dev.url, asset_paths())
         relaunched = sum(len(v) for v in missing.values())
         backfill_status = "not needed"
         if relaunched:
@@ -900,12 +546,12 @@ def soak(config: SoakConfig) -> int:
                 f"catch-up backfill of {relaunched} partitions not materialized: "
                 + ", ".join(f"{'/'.join(p)} {len(k)}" for p, k in missing.items() if k)
             )
-            backfill_id = launch_catch_up(dev.url, missing)
+            backfill_id = launch_backfill(dev.url, missing, "soak: catch-up", {"launched_by": "soak"})
             if backfill_id:
                 backfill_status = wait_backfill(dev.url, backfill_id, catchup_deadline - time.monotonic())
             say(f"catch-up backfill: {backfill_status}")
         settle(dev.url, timeout=max(30.0, min(180.0, catchup_deadline - time.monotonic())), quiet=15)
-        still_missing = sum(len(v) for v in not_materialized(dev.url).values())
+        still_missing = sum(len(v) for v in not_materialized(dev.url, asset_paths()).values())
         leaked = _safe(lambda: leaked_slots(dev.url), leaked)
 
         monitor.stop()

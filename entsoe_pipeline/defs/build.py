@@ -50,4 +50,9 @@ def build_defs(
             ),
         ],
         resources=dict(resources) if resources is not None else default_resources(),
+        # Steps run one after another inside the run worker. A process per step would load the code
+        # location again for each asset of each run (seconds of CPU on a small machine, for a step
+        # that mostly waits on the API); the pool `entsoe_api` bounds the API calls either way, and
+        # several runs give the parallelism.
+        executor=dg.in_process_executor,
     )

@@ -181,7 +181,12 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
         now = settings.clock()
         run = _ingest(entsoe_api, timescale, endpoint, area, windows, now)
         stored = _stored_rows(timescale, endpoint, area, run.stored)
-        metadata = {p.window.key: _partition_metadata(p, stored[p.window.key], run) for p in run.stored}
+        # One summary of the run's points; each partition's preview is its slice of it.
+        points = _all_points(run)
+        summary = quality.daily_summary(points)
+        metadata = {
+            p.window.key: _partition_metadata(p, stored[p.window.key], run, summary) for p in run.stored
+        }
         context.log.info(_summary(endpoint, area, run))
         if run.failed:
             # The other partitions are stored: record them, then fail naming the ones that are not.
@@ -190,7 +195,6 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
             raise dg.Failure(description=_failure_text(run.failed, len(run.partitions)), allow_retries=False)
         for partition, meta in metadata.items():
             context.add_asset_metadata(meta, partition_key=partition)
-        points = _all_points(run)
         # A problem of one answer may concern several of its partitions: count it once.
         problems = list(dict.fromkeys(p for part in run.partitions for p in part.problems))
         return dg.MaterializeResult(
@@ -261,7 +265,9 @@ def _stored_rows(
     return {p.window.key: c.stored for p, c in zip(parts, counts, strict=True)}
 
 
-def _partition_metadata(part: PartitionIngest, stored_rows: int, run: IngestResult) -> dict[str, Any]:
+def _partition_metadata(
+    part: PartitionIngest, stored_rows: int, run: IngestResult, summary: pd.DataFrame
+) -> dict[str, Any]:
     """What the UI shows for one partition: its own figures, never the run's totals."""
     counts = part.counts
     meta: dict[str, Any] = {
@@ -292,7 +298,8 @@ def _partition_metadata(part: PartitionIngest, stored_rows: int, run: IngestResu
     meta["last_point"] = dg.MetadataValue.timestamp(points["time"].max().to_pydatetime())
     meta["resolution"] = ", ".join(sorted(set(points["resolution"])))
     meta["series"] = int(points[["business_type", "psr_type", "variant"]].drop_duplicates().shape[0])
-    meta["preview"] = dg.MetadataValue.md(quality.daily_summary_markdown(points))
+    days = summary[(summary["first"] >= part.data_start) & (summary["first"] < part.data_end)]
+    meta["preview"] = dg.MetadataValue.md(quality.summary_markdown(days))
     return meta
 
 

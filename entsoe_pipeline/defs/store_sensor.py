@@ -58,13 +58,14 @@ def build_store_sensor(settings: Settings) -> dg.SensorDefinition:
         events = [e for state in states if (e := confirmed.confirmation(state, now, settings)) is not None]
         # Refills first: the freshness of the newest data matters more than old gaps.
         reads = StatusReads()
-        requests = [
-            r
+        refills = [
+            (target, keys)
             for target, state in zip(targets, states, strict=True)
             if not state.current
             and reads.take()
-            and (r := refill_request(context.instance, target, state, now, settings)) is not None
+            and (keys := refill_partitions(context.instance, target, state, now)) is not None
         ]
+        requests = refill_requests(refills, now, settings)
         plan, skipped_empty = find_gaps(
             timescale.dsn, context.instance, targets, launched, now, settings, reads
         )
@@ -101,15 +102,11 @@ def series_freshness(
     return out
 
 
-def refill_request(
-    instance: dg.DagsterInstance,
-    target: SeriesTarget,
-    state: SeriesFreshness,
-    now: datetime,
-    settings: Settings,
-) -> dg.RunRequest | None:
-    """One run over the latest partitions of a series that is not current, from the one its data
-    stops in (at most one API request's worth); None while a run works on any of them."""
+def refill_partitions(
+    instance: dg.DagsterInstance, target: SeriesTarget, state: SeriesFreshness, now: datetime
+) -> tuple[str, ...] | None:
+    """The latest partitions of a series that is not current, from the one its data stops in (at
+    most one API request's worth); None while a run works on any of them."""
     endpoint = target.endpoint
     existing = target.partitions_def.get_partition_keys(current_time=now)
     if not existing:
@@ -129,14 +126,32 @@ def refill_request(
     status = partition_status(instance, target, keys)
     if any(status.get(k) == dg.AssetPartitionStatus.IN_PROGRESS for k in keys):
         return None
-    retry = stale_retry(endpoint, settings).total_seconds()
-    tags = {"launched_by": "freshness", "dagster/priority": BACKGROUND_PRIORITY}
-    if len(keys) > 1:
-        tags.update({RANGE_START: keys[0], RANGE_END: keys[-1]})
-    return dg.RunRequest(
-        # One request per series and retry interval: a repeated tick asks for nothing new.
-        run_key=f"refill:{target.key.to_user_string()}:{int(now.timestamp() // retry)}",
-        asset_selection=[target.key],
-        partition_key=keys[0] if len(keys) == 1 else None,
-        tags=tags,
-    )
+    return tuple(keys)
+
+
+def refill_requests(
+    refills: Sequence[tuple[SeriesTarget, tuple[str, ...]]], now: datetime, settings: Settings
+) -> list[dg.RunRequest]:
+    """One run per endpoint and partitions for the series to refill: the areas of an endpoint that
+    all fell behind (a new installation, an outage of the platform) share a run, as Dagster groups
+    them in a backfill, instead of starting a run worker each."""
+    groups: dict[tuple[str, tuple[str, ...]], list[SeriesTarget]] = defaultdict(list)
+    for target, keys in refills:
+        groups[(target.endpoint.name, keys)].append(target)
+    requests = []
+    for (endpoint, keys), group in groups.items():
+        retry = stale_retry(group[0].endpoint, settings).total_seconds()
+        tags = {"launched_by": "freshness", "dagster/priority": BACKGROUND_PRIORITY}
+        if len(keys) > 1:
+            tags.update({RANGE_START: keys[0], RANGE_END: keys[-1]})
+        areas = ",".join(sorted(t.area.key for t in group))
+        requests.append(
+            dg.RunRequest(
+                # One request per series and retry interval: a repeated tick asks for nothing new.
+                run_key=f"refill:{endpoint}:{areas}:{keys[0]}:{int(now.timestamp() // retry)}",
+                asset_selection=[t.key for t in group],
+                partition_key=keys[0] if len(keys) == 1 else None,
+                tags=tags,
+            )
+        )
+    return requests

@@ -6,6 +6,7 @@ DSNs come as ``postgresql://user:pass@host:port/db`` or in SQLAlchemy's form
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -87,7 +88,42 @@ def connect(dsn: str, **kwargs: Any) -> Connection:
 
 
 @contextmanager
-def errors_named(dsn: str, what: str) -> Iterator[None]:
+def session(dsn: str) -> Iterator[Connection]:
+    """One connection for a sequence of transactions that each commit on their own (a run's
+    partitions): connecting costs more than writing a day of points. Closed at the end; a failure
+    to connect is a StorageError without the password."""
+    with errors_named(dsn, "connecting to the database"):
+        conn = connect(dsn)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def transaction(dsn_or_conn: str | psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor whose work commits at the end of the block, or rolls back on an error. From a DSN,
+    on a connection of its own; from an open connection (handed over idle, as a run that stores
+    many partitions keeps one), on that connection, which stays open."""
+    if isinstance(dsn_or_conn, str):
+        with connect(dsn_or_conn) as conn, conn.cursor() as cur:
+            yield cur
+        return
+    conn = dsn_or_conn
+    try:
+        with conn.cursor() as cur:
+            yield cur
+        conn.commit()
+    except BaseException:
+        if not conn.closed:
+            # A dead connection has nothing to roll back: the server did it.
+            with contextlib.suppress(psycopg2.Error):
+                conn.rollback()
+        raise
+
+
+@contextmanager
+def errors_named(dsn: str | None, what: str) -> Iterator[None]:
     """Database errors inside the block become StorageError saying what failed, without the
     password."""
     try:

@@ -6,8 +6,14 @@ The store sensor stops asking for a window after a number of such answers; ``tri
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypeAlias
 
-from .connection import connect, errors_named
+import psycopg2.extensions
+
+from .connection import errors_named, transaction
+
+# A DSN (a connection of the call's own) or an open connection of the caller's (left open).
+Target: TypeAlias = str | psycopg2.extensions.connection
 
 _RECORD = """
 INSERT INTO entsoe.empty_windows AS e (endpoint, area, window_start, window_end)
@@ -18,14 +24,15 @@ RETURNING tries
 """
 
 
-def record_empty_window(dsn: str, endpoint: str, area: str, start: datetime, end: datetime) -> int:
+def record_empty_window(dsn_or_conn: Target, endpoint: str, area: str, start: datetime, end: datetime) -> int:
     """Record one more "no data" answer for ``[start, end)``; returns how many there have been."""
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware")
     if end <= start:
         raise ValueError(f"empty window {start.isoformat()} .. {end.isoformat()}")
     what = f"recording the empty window {start:%Y-%m-%dT%H:%MZ}..{end:%Y-%m-%dT%H:%MZ} of {endpoint} {area}"
-    with errors_named(dsn, what), connect(dsn) as conn, conn.cursor() as cur:
+    dsn = dsn_or_conn if isinstance(dsn_or_conn, str) else None
+    with errors_named(dsn, what), transaction(dsn_or_conn) as cur:
         cur.execute(_RECORD, (endpoint, area, start, end))
         row = cur.fetchone()
         assert row is not None
@@ -38,10 +45,14 @@ WHERE endpoint = %s AND area = %s AND window_start < %s AND window_end > %s
 """
 
 
-def forget_empty_windows(dsn: str, endpoint: str, area: str, start: datetime, end: datetime) -> int:
+def forget_empty_windows(
+    dsn_or_conn: Target, endpoint: str, area: str, start: datetime, end: datetime
+) -> int:
     """Drop the "no data" records of windows overlapping ``[start, end)``: data has arrived there, so
-    earlier empty answers (late publication) must not stop anyone from asking again."""
+    earlier empty answers (late publication) must not stop anyone from asking again. With an open
+    connection, the work commits on it and it stays open."""
     what = f"forgetting the empty windows of {endpoint} {area}"
-    with errors_named(dsn, what), connect(dsn) as conn, conn.cursor() as cur:
+    dsn = dsn_or_conn if isinstance(dsn_or_conn, str) else None
+    with errors_named(dsn, what), transaction(dsn_or_conn) as cur:
         cur.execute(_FORGET, (endpoint, area, end, start))
         return int(cur.rowcount)

@@ -34,7 +34,6 @@ Nothing is ever deleted: points stored earlier and absent from the batch stay.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -47,7 +46,7 @@ import psycopg2.extensions
 import psycopg2.extras
 
 from . import vintages
-from .connection import connect, redact
+from .connection import redact, transaction
 from .errors import StorageError
 from .resolution import Resolution, covered_seconds
 from .staging import (
@@ -365,7 +364,11 @@ def _write(
     area: str,
     batch: PreparedBatch,
     fetched_at: datetime | None,
-) -> tuple[int, int, int]:
+    *,
+    merge: bool = True,
+) -> tuple[int, int, int] | None:
+    """(inserted, updated, superseded); None, with nothing written, when ``merge`` is off and the
+    batch's range already holds rows."""
     # Sorts of a 700k-row batch fit in memory; JIT compiles for longer than this query runs.
     cur.execute("SET LOCAL work_mem = '256MB'; SET LOCAL jit = off")
     cur.execute("SELECT coalesce(%s::timestamptz, now())", (fetched_at,))
@@ -382,6 +385,8 @@ def _write(
     superseded = 0
     if _copy_new(cur, endpoint, area, batch, runs, when):
         inserted, updated = len(batch), 0
+    elif not merge:
+        return None
     else:
         inserted, updated = _merge(cur, endpoint, area, batch, when)
         superseded = _supersede(cur, endpoint, area, batch, runs)
@@ -408,6 +413,34 @@ def upsert_points(
     Raises ``InvalidPoints`` (a ``StorageError``) for points that cannot be stored, ``StorageError``
     when the database write fails; either way nothing of the batch is stored.
     """
+    written = _store(dsn_or_conn, endpoint, area, points, fetched_at, merge=True)
+    assert written is not None
+    return written
+
+
+def insert_new_points(
+    dsn_or_conn: str | psycopg2.extensions.connection,
+    endpoint: str,
+    area: str,
+    points: pd.DataFrame,
+    *,
+    fetched_at: datetime | None = None,
+) -> UpsertCounts | None:
+    """``upsert_points`` for a range of the series that holds no rows yet (a history fill): one COPY
+    of all the points, in one transaction. None, and nothing written, when the range holds rows:
+    then store with ``upsert_points``, which merges and counts what changed."""
+    return _store(dsn_or_conn, endpoint, area, points, fetched_at, merge=False)
+
+
+def _store(
+    dsn_or_conn: str | psycopg2.extensions.connection,
+    endpoint: str,
+    area: str,
+    points: pd.DataFrame,
+    fetched_at: datetime | None,
+    *,
+    merge: bool,
+) -> UpsertCounts | None:
     batch = prepare(points, endpoint, area)
     if fetched_at is not None and fetched_at.tzinfo is None:
         raise ValueError("fetched_at must be timezone-aware")
@@ -415,21 +448,8 @@ def upsert_points(
         return UpsertCounts(0, 0, 0)
     dsn = dsn_or_conn if isinstance(dsn_or_conn, str) else None
     try:
-        if isinstance(dsn_or_conn, str):
-            with connect(dsn_or_conn) as conn, conn.cursor() as cur:
-                inserted, updated, superseded = _write(cur, endpoint, area, batch, fetched_at)
-        else:
-            conn = dsn_or_conn
-            try:
-                with conn.cursor() as cur:
-                    inserted, updated, superseded = _write(cur, endpoint, area, batch, fetched_at)
-                conn.commit()
-            except BaseException:
-                if not conn.closed:
-                    # A dead connection has nothing to roll back: the server did it.
-                    with contextlib.suppress(psycopg2.Error):
-                        conn.rollback()
-                raise
+        with transaction(dsn_or_conn) as cur:
+            written = _write(cur, endpoint, area, batch, fetched_at, merge=merge)
     except psycopg2.Error as exc:
         detail = " ".join(str(exc).split())
         message = (
@@ -437,4 +457,7 @@ def upsert_points(
             f"failed and was rolled back, nothing was stored: {detail or type(exc).__name__}"
         )
         raise StorageError(redact(message, dsn)) from None
+    if written is None:
+        return None
+    inserted, updated, superseded = written
     return UpsertCounts(inserted, updated, len(batch) - inserted - updated, superseded)

@@ -73,12 +73,17 @@ def test_partitions_follow_the_endpoint_granularity_in_utc_with_the_current_part
         assert pd.timezone == "UTC"
 
 
-def test_backfill_policy_makes_one_run_per_api_request():
+def test_backfill_policy_makes_runs_of_twelve_api_requests():
     graph = _defs().resolve_asset_graph()
     actual = graph.get(dg.AssetKey(["entsoe", "actual_load", "fr"])).backfill_policy
     weekly = graph.get(dg.AssetKey(["entsoe", "week_ahead_load_forecast", "fr"])).backfill_policy
-    assert actual.max_partitions_per_run == 28  # 28 days = one request
-    assert weekly.max_partitions_per_run == 52  # one year of weeks = one request
+    assert actual.max_partitions_per_run == 12 * 28  # 28 days = one request
+    assert weekly.max_partitions_per_run == 12 * 52  # one year of weeks = one request
+
+
+def test_runs_execute_their_steps_in_the_run_worker():
+    # A step process per asset would load the code location again for every step of every run.
+    assert _defs().resolve_implicit_global_asset_job_def().executor_def is dg.in_process_executor
 
 
 def test_two_sensors_launch_everything_and_run_by_default():
