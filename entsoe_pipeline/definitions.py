@@ -5,6 +5,7 @@ import warnings
 import dagster as dg
 
 from entsoe_pipeline.defs import build_defs
+from entsoe_pipeline.defs.event_batching import batch_event_writes
 
 # BackfillPolicy is marked beta in Dagster 1.13; the pipeline relies on it knowingly (API-sized
 # backfill runs), so this one warning would only repeat for every asset on every load.
@@ -13,5 +14,12 @@ warnings.filterwarnings(
     message="Parameter `backfill_policy` of function `asset` is currently in beta",
     category=dg.BetaWarning,
 )
+# The same for the links from each asset to its source (code references, beta): three warnings per
+# load, in every run worker's log.
+for _beta in ("with_source_code_references", "LocalFileCodeReference", "CodeReferencesMetadataValue"):
+    warnings.filterwarnings(
+        "ignore", message=f"(Function|Class) `{_beta}` is currently in beta", category=dg.BetaWarning
+    )
 
+batch_event_writes()
 defs = build_defs()

@@ -9,7 +9,7 @@
 #                                ENTSOE_TEST_ADMIN_URL, else ENTSOE_DATABASE_URL, else the cluster's
 #   scripts/db.sh psql [ARGS]    psql on the data database
 #   scripts/db.sh create-db NAME create database NAME owned by the application role, if missing
-#   scripts/db.sh dagster-env    print the DAGSTER_PG_* variables for dagster.yaml, one NAME=VALUE a line
+#   scripts/db.sh dagster-env    print DAGSTER_PG_URL, the instance storage URL dagster.yaml reads
 # With ENTSOE_DATABASE_URL set, the server is the user's: start/stop/status only check it.
 #
 # Port: ENTSOE_PG_PORT when set; otherwise 54329, or the next free port when 54329 is taken by
@@ -68,15 +68,31 @@ write_cluster_config() {
     if grep -qa telemetry_level "$pkglibdir"/timescaledb-[0-9]*.so 2>/dev/null; then
         telemetry="timescaledb.telemetry_level = off"
     fi
+    local sockets="''"
+    if socket_dir_fits; then
+        as_pg_user mkdir -p "$PG_SOCKET_DIR"
+        as_pg_user chmod 700 "$PG_SOCKET_DIR"
+        sockets="'$PG_SOCKET_DIR'"
+    fi
     as_pg_user tee "$PG_DATA/entsoe.conf" >/dev/null <<EOF
 # Written by scripts/db.sh at every start; edit the script, not this file.
 listen_addresses = '127.0.0.1'
-unix_socket_directories = ''   # TCP only: no clash with the system cluster's sockets
+# A socket of its own (none in the system's /var/run/postgresql), in a directory of mode 0700.
+unix_socket_directories = $sockets
+unix_socket_permissions = 0700
 shared_preload_libraries = 'timescaledb'
 $telemetry
 password_encryption = 'scram-sha-256'
 max_connections = 200          # dagster dev's webserver, daemon and runs each hold pools
 log_line_prefix = '%m [%p] %q%u@%d '
+EOF
+    # Whoever reaches the socket is the server's own user or root (its directory is 0700): they
+    # could read the data files anyway, so no password is asked there. TCP asks for one (SCRAM).
+    as_pg_user tee "$PG_DATA/pg_hba.conf" >/dev/null <<EOF
+# Written by scripts/db.sh at every start; edit the script, not this file.
+local   all  all                 trust
+host    all  all  127.0.0.1/32   scram-sha-256
+host    all  all  ::1/128        scram-sha-256
 EOF
 }
 
@@ -237,15 +253,23 @@ EOF
     fi
 }
 
-# Where Dagster keeps its instance (runs, events, schedules): DAGSTER_PG_HOST... when set, else
-# DAGSTER_PG_URL, else the database 'dagster' next to the data database.
+# Where Dagster keeps its instance (runs, events, schedules), as the URL dagster.yaml reads: from
+# DAGSTER_PG_HOST... when set, else DAGSTER_PG_URL, else the database 'dagster' next to the data
+# database. The scheme names psycopg2 (SQLAlchemy 2.1 reads a plain postgresql:// as psycopg 3).
 dagster_env() {
     if [ -n "${DAGSTER_PG_HOST:-}" ]; then
         local v
         for v in DAGSTER_PG_HOST DAGSTER_PG_PORT DAGSTER_PG_USER DAGSTER_PG_PASSWORD DAGSTER_PG_DB; do
             [ -n "${!v:-}" ] || die "DAGSTER_PG_HOST is set but $v is not" "Set all five DAGSTER_PG_* variables, or DAGSTER_PG_URL instead."
-            printf '%s=%s\n' "$v" "${!v}"
         done
+        "$VENV_PY" - "$DAGSTER_PG_HOST" "$DAGSTER_PG_PORT" "$DAGSTER_PG_USER" "$DAGSTER_PG_PASSWORD" "$DAGSTER_PG_DB" <<'EOF'
+import sys
+from urllib.parse import quote
+
+host, port, user, password, db = sys.argv[1:]
+user, password, db = (quote(v, safe="") for v in (user, password, db))
+print(f"DAGSTER_PG_URL=postgresql+psycopg2://{user}:{password}@{host}:{port}/{db}")
+EOF
         return
     fi
     local url="${DAGSTER_PG_URL:-}"
@@ -258,16 +282,12 @@ dagster_env() {
     fi
     "$VENV_PY" - "$url" <<'EOF'
 import sys
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 url = urlsplit(sys.argv[1])
-if url.scheme not in ("postgresql", "postgres") or not url.hostname or not url.path.strip("/"):
+if url.scheme.split("+")[0] not in ("postgresql", "postgres") or not url.hostname or not url.path.strip("/"):
     sys.exit("error: the Dagster storage URL must look like postgresql://user:password@host:port/db")
-print(f"DAGSTER_PG_HOST={url.hostname}")
-print(f"DAGSTER_PG_PORT={url.port or 5432}")
-print(f"DAGSTER_PG_USER={unquote(url.username or '')}")
-print(f"DAGSTER_PG_PASSWORD={unquote(url.password or '')}")
-print(f"DAGSTER_PG_DB={unquote(url.path.strip('/'))}")
+print(f"DAGSTER_PG_URL={url._replace(scheme='postgresql+psycopg2').geturl()}")
 EOF
 }
 

@@ -15,6 +15,8 @@ VENV_PY="$VENV_DIR/bin/python"
 PG_DIR="$LOCAL_DIR/pg"
 PG_DATA="$PG_DIR/data"
 PG_LOG="$PG_DIR/postgresql.log"
+# The cluster's Unix socket: a directory only the server's user (and root) may enter, see db.sh.
+PG_SOCKET_DIR="$PG_DIR/socket"
 PG_PORT_FILE="$LOCAL_DIR/pg-port"                 # the port this checkout's cluster uses (see pg_port)
 PG_SUPERUSER_PASSWORD_FILE="$LOCAL_DIR/pg-superuser-password"
 DEFAULT_PG_PORT=54329
@@ -156,7 +158,19 @@ pg_port() {
     fi
 }
 
-project_database_url() { echo "postgresql://$APP_ROLE:$APP_PASSWORD@127.0.0.1:$(pg_port)/${1:-$DATA_DB}"; }
+# A Unix socket path must fit in 107 bytes; a checkout that deep is reached over TCP only.
+socket_dir_fits() { [ $((${#PG_SOCKET_DIR} + 16)) -le 107 ]; }
+
+# The URL of a database of this checkout's cluster. Over its Unix socket when the server has one
+# (libpq reads host=DIR as the socket's directory): a connection there costs a third of a TCP login
+# with SCRAM, and Dagster opens one for every event it stores. The TCP address stays in the URL for
+# tools that ignore the parameter.
+project_database_url() {
+    local port socket=""
+    port=$(pg_port)
+    [ -S "$PG_SOCKET_DIR/.s.PGSQL.$port" ] && socket="?host=$PG_SOCKET_DIR"
+    echo "postgresql://$APP_ROLE:$APP_PASSWORD@127.0.0.1:$port/${1:-$DATA_DB}$socket"
+}
 
 database_url() {
     if external_database; then echo "$ENTSOE_DATABASE_URL"; else project_database_url "$DATA_DB"; fi

@@ -37,7 +37,7 @@ dagster_port="${ENTSOE_DAGSTER_PORT:-3000}"
 dagster_host="${ENTSOE_DAGSTER_HOST:-127.0.0.1}"
 port_in_use "$dagster_port" && die "port $dagster_port (Dagster's web UI) is already in use" \
     "Stop the program using it, or set ENTSOE_DAGSTER_PORT to a free port."
-say "starting dagster dev on http://$dagster_host:$dagster_port (DAGSTER_HOME=$LOCAL_SHOWN/dagster_home, instance in database $DAGSTER_PG_DB); Ctrl-C stops it"
+say "starting dagster dev on http://$dagster_host:$dagster_port (DAGSTER_HOME=$LOCAL_SHOWN/dagster_home, instance in $(redact_url "$DAGSTER_PG_URL")); Ctrl-C stops it"
 cd "$REPO_ROOT"
 # dagster dev runs as a job of its own process group, and this shell waits for it, so that Ctrl-C and
 # SIGTERM alike stop everything: a foreground command would make bash defer the SIGTERM trap until it

@@ -216,3 +216,29 @@ def test_a_series_is_not_refilled_while_a_run_works_on_its_latest_partitions(bui
     )
     assert run.status == dg.DagsterRunStatus.STARTED
     assert _launched_by(_tick(defs, instance), "freshness") == []
+
+
+def test_areas_of_an_endpoint_that_fell_behind_together_are_refilled_in_one_run(build_test_defs):
+    # A new installation: nothing stored, nothing materialized. One run per endpoint and partitions,
+    # not a run worker per series.
+    nl = catalog.area("NL")
+    settings = Settings(
+        areas=(FR, nl),
+        endpoints=(ACTUAL, catalog.endpoint("day_ahead_load_forecast")),
+        history_start=date(2025, 7, 1),
+        clock=lambda: NOW,
+    )
+    refills = _launched_by(_tick(build_test_defs(settings), dg.DagsterInstance.ephemeral()), "freshness")
+    assert sorted((sorted(k.to_user_string() for k in r.asset_selection)) for r in refills) == [
+        ["entsoe/actual_load/fr", "entsoe/actual_load/nl"],
+        ["entsoe/day_ahead_load_forecast/fr", "entsoe/day_ahead_load_forecast/nl"],
+    ]
+    actual = next(r for r in refills if KEY in r.asset_selection)
+    # From the history start (the series' data stops nowhere) up to today, one request's worth.
+    assert (
+        actual.tags["dagster/asset_partition_range_start"],
+        actual.tags["dagster/asset_partition_range_end"],
+    ) == (
+        "2025-07-01",
+        "2025-07-12",
+    )

@@ -27,6 +27,7 @@ from entsoe_pipeline_tests.fixtures.live_dagster import (
     DagsterDev,
     RecordingSimulator,
     dagster_database,
+    materialized,
     not_materialized,
 )
 from entsoe_pipeline_tests.fixtures.polling import wait_for
@@ -102,9 +103,14 @@ def test_a_deleted_week_is_restored_before_the_history_fill_ends(filling):
     history = _history(start, today)
     paths = [list(p) for p in history]
 
+    # Ever materialized: a refresh or a revision sweep that runs a filled partition again shows it
+    # as MATERIALIZING meanwhile, but the fill has done its part there.
+    seen: dict[tuple[str, ...], set[str]] = {path: set() for path in history}
+
     def history_left() -> int:
-        missing = not_materialized(dev.url, paths)
-        return sum(len(history[path] & set(keys)) for path, keys in missing.items())
+        for path, (_, done) in materialized(dev.url, paths).items():
+            seen[path] |= done
+        return sum(len(keys - seen[path]) for path, keys in history.items())
 
     # The second week of the history: among the first partitions the fill materializes.
     week = [start + timedelta(days=7 + i) for i in range(7)]

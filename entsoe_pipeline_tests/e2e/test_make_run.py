@@ -36,7 +36,7 @@ STOP_BUDGET_S = 45  # dagster dev's own shutdown waits up to 10 s per service
 
 def _user_environment() -> dict[str, str]:
     """This session's environment without what `make test` exports for its own cluster (the
-    DAGSTER_PG_* of the suite's Dagster database, any ENTSOE_* setting): `make run` must find a
+    DAGSTER_PG_URL of the suite's Dagster database, any ENTSOE_* setting): `make run` must find a
     fresh user's environment. The marker of the test session stays, so a process left behind is
     still found."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "ENTSOE_")) or k == MARKER}

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import stat
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
 import psycopg2
+import pytest
 
 TIMESCALEDB_VERSION = "select extversion from pg_extension where extname = 'timescaledb'"
 
@@ -45,5 +50,22 @@ def test_plain_database_url_has_no_timescaledb_extension(plain_database_url: str
 
 
 def test_fixture_databases_are_distinct(database_url: str, plain_database_url: str) -> None:
-    assert database_url.rsplit("/", 1)[1] != plain_database_url.rsplit("/", 1)[1]
-    assert database_url.rsplit("/", 1)[1].startswith("entsoe_test_")
+    assert urlsplit(database_url).path != urlsplit(plain_database_url).path
+    assert urlsplit(database_url).path.startswith("/entsoe_test_")
+
+
+def test_the_cluster_trusts_its_private_socket_and_asks_a_password_over_tcp(database_url: str) -> None:
+    if os.environ.get("ENTSOE_DATABASE_URL") or os.environ.get("ENTSOE_TEST_ADMIN_URL"):
+        pytest.skip("the tests use a server of the user's (ENTSOE_*_URL), not this checkout's cluster")
+    parts = urlsplit(database_url)
+    socket_dir = parse_qs(parts.query).get("host", [None])[0]
+    assert socket_dir, f"the cluster's URL does not use its socket: {parts._replace(netloc='...').geturl()}"
+    # Only the server's user and root may enter the socket's directory: that is what makes the
+    # passwordless socket safe.
+    assert stat.S_IMODE(os.stat(socket_dir).st_mode) == 0o700
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT inet_server_addr()")
+        assert cur.fetchone() == (None,)  # a Unix socket, not TCP
+    tcp = parts._replace(netloc=f"{parts.username}:wrong-password@{parts.hostname}:{parts.port}", query="")
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(urlunsplit(tcp)).close()

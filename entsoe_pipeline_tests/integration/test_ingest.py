@@ -132,3 +132,37 @@ def test_a_local_year_lands_in_its_partition_with_the_week_its_short_period_left
         dsn, YEAR_AHEAD.name, CZ.eic, [(y.start, y.end) for y in years], default_resolution="P7D"
     )
     assert [(c.expected, c.stored) for c in counts] == [(104, 104), (104, 104)]
+
+
+def test_a_history_range_is_stored_in_one_write_and_counted_per_partition_like_a_merge(
+    make_simulator, own_database_url
+):
+    """A range the store holds nothing of is written in one COPY; a second run over it merges one
+    partition at a time. Both report each partition's own points and store the same rows."""
+    dsn = own_database_url
+    storage.ensure_schema(dsn)
+    sim = make_simulator()
+    area = catalog.area("NL")
+    start = datetime(2024, 2, 1, tzinfo=UTC)
+    windows = _windows(ACTUAL, start, start + timedelta(days=40), "%Y-%m-%d")
+    now = datetime(2024, 6, 1, tzinfo=UTC)
+    fill = _ingest(sim.url, dsn, ACTUAL, area, windows, now)
+    assert not fill.failed
+    assert [p.counts.inserted for p in fill.partitions] == [len(p.points) for p in fill.partitions]
+    assert {len(p.points) for p in fill.partitions} == {96}  # NL: quarter-hours, no DST change here
+    rows = query(
+        dsn,
+        "SELECT time, value FROM entsoe.observations WHERE endpoint = %s AND area = %s AND time >= %s "
+        "AND time < %s ORDER BY time",
+        (ACTUAL.name, area.eic, start, start + timedelta(days=40)),
+    )
+    assert len(rows) == 40 * 96
+
+    again = _ingest(sim.url, dsn, ACTUAL, area, windows, now + timedelta(days=1))
+    assert [(p.counts.inserted, p.counts.unchanged) for p in again.partitions] == [(0, 96)] * 40
+    assert rows == query(
+        dsn,
+        "SELECT time, value FROM entsoe.observations WHERE endpoint = %s AND area = %s AND time >= %s "
+        "AND time < %s ORDER BY time",
+        (ACTUAL.name, area.eic, start, start + timedelta(days=40)),
+    )

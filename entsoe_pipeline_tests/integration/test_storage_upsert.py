@@ -21,6 +21,7 @@ from entsoe_pipeline.storage import (
     InvalidPoints,
     StorageError,
     UpsertCounts,
+    insert_new_points,
     rebuild_summary,
     upsert_points,
 )
@@ -377,3 +378,19 @@ def sqlalchemy_style_dsn(dsn: str) -> Iterator[str]:
 
 def test_sqlalchemy_style_dsn_is_accepted(sqlalchemy_style_dsn: str, endpoint: str) -> None:
     assert upsert_points(sqlalchemy_style_dsn, endpoint, FR, points(3)).inserted == 3
+
+
+def test_insert_new_points_copies_into_an_empty_range_and_leaves_a_stored_one_alone(
+    dsn: str, endpoint: str
+) -> None:
+    first = insert_new_points(dsn, endpoint, FR, points(96, psr_types=("B01", "B02")))
+    assert first == UpsertCounts(inserted=192, updated=0, unchanged=0)
+    assert_summary_matches_raw(dsn, endpoint)
+    before = stored(dsn, endpoint)
+    # A range that holds rows: nothing written, not even the changed values; upsert_points merges.
+    assert insert_new_points(dsn, endpoint, FR, points(96, psr_types=("B01",), value=5.0)) is None
+    pd.testing.assert_frame_equal(stored(dsn, endpoint), before)
+    later = points(96, start=START + timedelta(days=1), psr_types=("B01",))
+    assert insert_new_points(dsn, endpoint, FR, later) == UpsertCounts(inserted=96, updated=0, unchanged=0)
+    assert len(stored(dsn, endpoint)) == 288
+    assert_summary_matches_raw(dsn, endpoint)
