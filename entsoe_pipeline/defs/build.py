@@ -14,8 +14,8 @@ from entsoe_pipeline.settings import Settings
 
 from .derived import build_derived_assets
 from .freshness import newest_spec
-from .gaps import BACKGROUND_PRIORITY
 from .observations import build_observation_asset, observation_key, source_spec
+from .priorities import AUTOMATION_PRIORITY
 from .resources import default_resources
 from .store_sensor import build_store_sensor
 
@@ -45,8 +45,8 @@ def build_defs(
                 target=dg.AssetSelection.kind("timescaledb").materializable(),
                 default_status=dg.DefaultSensorStatus.RUNNING,
                 minimum_interval_seconds=30,
-                # Runs a user launches (priority 0) go before background work.
-                run_tags={"launched_by": "automation", "dagster/priority": BACKGROUND_PRIORITY},
+                # Behind runs users launch and the store sensor's repairs (priorities.py).
+                run_tags={"launched_by": "automation", "dagster/priority": AUTOMATION_PRIORITY},
             ),
         ],
         resources=dict(resources) if resources is not None else default_resources(),

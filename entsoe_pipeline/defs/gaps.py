@@ -27,12 +27,11 @@ from entsoe_pipeline.ingest import expected_until
 from entsoe_pipeline.settings import Settings
 
 from .backfill_request import backfill_request
+from .priorities import REPAIR_PRIORITY
 from .targets import SeriesTarget, StatusReads, partition_status
 
 FIRST_RETRY_AFTER = timedelta(hours=1)
 MAX_RETRY_AFTER = timedelta(days=1)
-# Background work queues behind runs users launch (the queue orders by dagster/priority).
-BACKGROUND_PRIORITY = "-1"
 # More small gaps than this in one asset are folded into the tick's backfill.
 MAX_RUNS_PER_ASSET = 5
 
@@ -196,7 +195,7 @@ class GapPlan:
                 run_key=f"gap:{target.key.to_user_string()}:{gap.partition}:{launch}",
                 asset_selection=[target.key],
                 partition_key=gap.partition,
-                tags={"launched_by": "gap", "gap": span, "dagster/priority": BACKGROUND_PRIORITY},
+                tags={"launched_by": "gap", "gap": span, "dagster/priority": REPAIR_PRIORITY},
             )
             for target, gap, span, launch in self.runs
         ]
@@ -207,7 +206,7 @@ class GapPlan:
                     {key: (target.partitions_def, keys) for key, (target, keys) in self.backfill.items()},
                     tags={
                         "launched_by": "gap",
-                        "dagster/priority": BACKGROUND_PRIORITY,
+                        "dagster/priority": REPAIR_PRIORITY,
                         "gap": f"{partitions} partitions of {len(self.backfill)} assets",
                     },
                 )

@@ -10,7 +10,7 @@ Every tick it reads, per series, the newest stored point and the partitions that
   working on them;
 * launches what fills the gaps in materialized partitions (see gaps.py).
 
-Everything it launches queues behind runs users launch.
+Everything it launches queues behind runs users launch and ahead of the automation's (priorities.py).
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from entsoe_pipeline.settings import Settings
 from entsoe_pipeline.storage.windows import partition_clock, partition_windows
 
 from .freshness import FreshnessCursor, SeriesFreshness, newest_end, overdue, stale_retry
-from .gaps import BACKGROUND_PRIORITY, GapCursor, find_gaps
+from .gaps import GapCursor, find_gaps
+from .priorities import REPAIR_PRIORITY
 from .resources import TimescaleResource
 from .targets import STATUS_READS_PER_TICK, SeriesTarget, StatusReads, partition_status, series_targets
 
@@ -141,7 +142,7 @@ def refill_requests(
     requests = []
     for (endpoint, keys), group in groups.items():
         retry = stale_retry(group[0].endpoint, settings).total_seconds()
-        tags = {"launched_by": "freshness", "dagster/priority": BACKGROUND_PRIORITY}
+        tags = {"launched_by": "freshness", "dagster/priority": REPAIR_PRIORITY}
         if len(keys) > 1:
             tags.update({RANGE_START: keys[0], RANGE_END: keys[-1]})
         areas = ",".join(sorted(t.area.key for t in group))

@@ -2,6 +2,10 @@
 with SIGKILL in the middle of a write. Partitions are all or nothing, the failure says what happened
 without the password, and re-running gives exactly the rows of a clean run (a checksum per series).
 
+Both ways a run stores are disturbed: a range the store holds nothing of ("history") is written in
+one transaction, so none of its partitions is left; a range that holds rows ("merge", here its last
+day) is written a partition at a time, so those before the interrupted one stay, whole.
+
 The server is a private cluster of its own (scripts/db.sh with another ENTSOE_LOCAL_DIR and port),
 so that stopping it disturbs no other test. A partition's write is held in the middle by a row the
 test inserts, uncommitted, with a key of that partition: the writer waits on it, and the fault
@@ -19,6 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -28,6 +33,9 @@ import pytest
 from entsoe_pipeline import catalog, storage
 from entsoe_pipeline.defs import Settings, build_defs
 from entsoe_pipeline.defs.observations import observation_key
+from entsoe_pipeline.demo import DEMO_TOKEN
+from entsoe_pipeline.entsoe import EntsoeClient
+from entsoe_pipeline.ingest import PartitionWindow, ingest_partitions
 from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
 from entsoe_pipeline_tests.fixtures.polling import wait_for
 from entsoe_pipeline_tests.fixtures.private_cluster import PrivateCluster
@@ -70,6 +78,28 @@ def _clear(url: str) -> None:
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute("TRUNCATE entsoe.observations")
         cur.execute("DELETE FROM entsoe.daily_counts")
+
+
+def _store_last_day(api_url: str, url: str) -> None:
+    """The range's last partition stored beforehand: the run then merges partition by partition."""
+    start = datetime.fromisoformat(f"{LAST}T00:00+00:00")
+    with EntsoeClient(DEMO_TOKEN, api_url) as client:
+        window = PartitionWindow(LAST, start, start + timedelta(days=1))
+        result = ingest_partitions(client, url, ACTUAL, FR, [window], now=datetime.now(UTC))
+    assert not result.failed
+
+
+# What is left of the range after the fault struck the write of HELD, per way of storing.
+LEFT_AFTER_FAULT = {
+    "history": {},
+    "merge": {"2025-03-03": 24, "2025-03-04": 24, LAST: 24},
+}
+
+
+def _prepare(api_url: str, url: str, path: str) -> None:
+    _clear(url)
+    if path == "merge":
+        _store_last_day(api_url, url)
 
 
 def _materialize(defs: dg.Definitions) -> dg.ExecuteInProcessResult:
@@ -188,18 +218,19 @@ def _outcome(run: subprocess.Popen[str]) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("down_seconds", "retry_delay", "outcome"),
+    ("down_seconds", "retry_delay", "outcome", "path"),
     [
-        (1, 3, "the run's own retry completes it"),
-        (12, 1, "the run fails cleanly, a re-execution completes it"),
+        (1, 3, "the run's own retry completes it", "history"),
+        (12, 1, "the run fails cleanly, a re-execution completes it", "history"),
+        (12, 1, "the run fails cleanly, a re-execution completes it", "merge"),
     ],
 )
 def test_postgres_stopped_during_a_range_run_loses_nothing(
-    cluster, clean_run, down_seconds, retry_delay, outcome
+    cluster, clean_run, down_seconds, retry_delay, outcome, path
 ):
     api_url, clean, held_row = clean_run
     storage.ensure_schema(cluster.url)
-    _clear(cluster.url)
+    _prepare(api_url, cluster.url, path)
     held = HeldWrite(cluster.url, held_row)
     run = _start_run(api_url, cluster.url, retry_delay)
     try:
@@ -226,16 +257,17 @@ def test_postgres_stopped_during_a_range_run_loses_nothing(
         assert result["success"]
     else:
         assert not result["success"]
-        # The partitions written before the stop are whole; the held one and those after are absent.
-        assert _stored_days(cluster.url) == {"2025-03-03": 24, "2025-03-04": 24}
+        # Whole partitions or none: the held one and those after it are absent.
+        assert _stored_days(cluster.url) == LEFT_AFTER_FAULT[path]
         assert _outcome(_start_run(api_url, cluster.url))["success"]
     assert _checksums(cluster.url) == clean
 
 
-def test_a_run_killed_mid_write_leaves_no_partial_partition(cluster, clean_run):
+@pytest.mark.parametrize("path", ["history", "merge"])
+def test_a_run_killed_mid_write_leaves_no_partial_partition(cluster, clean_run, path):
     api_url, clean, held_row = clean_run
     storage.ensure_schema(cluster.url)
-    _clear(cluster.url)
+    _prepare(api_url, cluster.url, path)
     held = HeldWrite(cluster.url, held_row)
     process = _start_run(api_url, cluster.url)
     try:
@@ -247,7 +279,7 @@ def test_a_run_killed_mid_write_leaves_no_partial_partition(cluster, clean_run):
             os.killpg(process.pid, signal.SIGKILL)
         held.release()
     # The killed writer's transaction ends with its connection: nothing of HELD was committed.
-    assert _stored_days(cluster.url) == {"2025-03-03": 24, "2025-03-04": 24}
+    assert _stored_days(cluster.url) == LEFT_AFTER_FAULT[path]
 
     assert _outcome(_start_run(api_url, cluster.url))["success"]
     assert _checksums(cluster.url) == clean
