@@ -54,7 +54,6 @@ from entsoe_pipeline_tests.fixtures.live_dagster import (
     RecordingSimulator,
     cmdline,
     dagster_database,
-    db_script,
     launch_backfill,
     leaked_slots,
     max_per_window,
@@ -64,11 +63,10 @@ from entsoe_pipeline_tests.fixtures.live_dagster import (
     stop_pids,
     wait_backfill,
 )
-from entsoe_pipeline_tests.fixtures.private_cluster import PrivateCluster
+from entsoe_pipeline_tests.fixtures.private_cluster import PrivateCluster, db_script
 from entsoe_pipeline_tests.fixtures.processes import descendants
 
 REPO = Path(__file__).resolve().parents[1]
-DB_SCRIPT = REPO / "scripts" / "db.sh"
 REPORT_PATH = REPO / ".local" / "soak-report.json"
 DAGSTER_LOG_PATH = REPO / ".local" / "soak-dagster-dev.log"
 # Processes started here carry this variable, so that whatever outlives its parent is still found.

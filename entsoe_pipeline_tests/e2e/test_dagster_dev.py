@@ -13,9 +13,6 @@ simulator and a real TimescaleDB, driven through the GraphQL API the UI uses.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,9 +25,8 @@ import pytest
 import requests
 
 from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
+from entsoe_pipeline_tests.fixtures.live_dagster import DagsterDev
 from entsoe_pipeline_tests.fixtures.polling import wait_for
-from entsoe_pipeline_tests.fixtures.ports import free_port
-from entsoe_pipeline_tests.fixtures.processes import descendants, stop_all
 
 REPO = Path(__file__).resolve().parents[2]
 AREAS = {"DE_LU": "10Y1001A1001A82H", "FR": "10YFR-RTE------C"}
@@ -57,10 +53,6 @@ query Status($id: String!) {
     ... on PythonError { message }
   }
 }
-"""
-_LOCATION = """
-query { workspaceOrError { ... on Workspace { locationEntries { name loadStatus
-  locationOrLoadError { __typename ... on PythonError { message } } } } } }
 """
 
 
@@ -96,7 +88,6 @@ telemetry:
 """
     )
     today = datetime.now(UTC).date()
-    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("ENTSOE_")},
         "DAGSTER_HOME": str(home),
@@ -104,53 +95,18 @@ telemetry:
         "ENTSOE_DATABASE_URL": database_url,
         **settings,
     }
-    log = (tmp_path / "dagster_dev.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "dev",
-            "-w",
-            "workspace.yaml",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # signal the whole group: dagster dev's children outlive a plain SIGTERM
-        # A shell that started this in the background may have set SIGINT to "ignore", which
-        # children inherit; dagster dev must see Ctrl-C.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    url = f"http://127.0.0.1:{port}/graphql"
+    dev = DagsterDev(home, env, tmp_path / "dagster_dev.log")
     try:
-        wait_for(
-            "the code location to load",
-            lambda: "LOADED" in str(requests.post(url, json={"query": _LOCATION}, timeout=10).json()),
-            timeout=180,
-        )
+        dev.start()
         yield {
-            "url": url,
+            "url": dev.url,
             "today": today,
             "database_url": database_url,
             "dagster_url": dagster_url,
             "log": tmp_path / "dagster_dev.log",
         }
     finally:
-        # The code server and run workers may sit in sessions of their own: note the whole tree
-        # first, so that whatever outlives dagster dev's own shutdown is stopped too.
-        tree = descendants(proc.pid)
-        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to dagster dev
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        stop_all(tree | descendants(proc.pid))
-        log.close()
+        dev.stop()
         drop_database(pg_admin_url, dagster_db)
 
 
