@@ -146,8 +146,3 @@ def summary_markdown(stats: pd.DataFrame, *, max_rows: int = 31) -> str:
     if len(stats) > max_rows:
         lines.append(f"\n_last {max_rows} of {len(stats)} rows_")
     return "\n".join(lines)
-
-
-def daily_summary_markdown(points: pd.DataFrame, *, max_rows: int = 31) -> str:
-    """A small markdown table of daily min/mean/max per series, for materialization metadata."""
-    return summary_markdown(daily_summary(points), max_rows=max_rows)

@@ -148,7 +148,8 @@ def refill_requests(
         areas = ",".join(sorted(t.area.key for t in group))
         requests.append(
             dg.RunRequest(
-                # One request per series and retry interval: a repeated tick asks for nothing new.
+                # One request per group of series and retry interval: a repeated tick asks for
+                # nothing new.
                 run_key=f"refill:{endpoint}:{areas}:{keys[0]}:{int(now.timestamp() // retry)}",
                 asset_selection=[t.key for t in group],
                 partition_key=keys[0] if len(keys) == 1 else None,

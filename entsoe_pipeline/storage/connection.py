@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 import psycopg2
@@ -51,6 +51,11 @@ def redact(text: str, dsn: str | None) -> str:
         if raw and raw != password:
             text = text.replace(raw, "***")
     return text
+
+
+# Where a write goes: a DSN (the call opens a connection of its own) or a connection the caller
+# holds open (and keeps open).
+DsnOrConnection: TypeAlias = str | psycopg2.extensions.connection
 
 
 class Connection(psycopg2.extensions.connection):
@@ -101,7 +106,7 @@ def session(dsn: str) -> Iterator[Connection]:
 
 
 @contextmanager
-def transaction(dsn_or_conn: str | psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
+def transaction(dsn_or_conn: DsnOrConnection) -> Iterator[psycopg2.extensions.cursor]:
     """A cursor whose work commits at the end of the block, or rolls back on an error. From a DSN,
     on a connection of its own; from an open connection (handed over idle, as a run that stores
     many partitions keeps one), on that connection, which stays open."""
@@ -123,10 +128,11 @@ def transaction(dsn_or_conn: str | psycopg2.extensions.connection) -> Iterator[p
 
 
 @contextmanager
-def errors_named(dsn: str | None, what: str) -> Iterator[None]:
+def errors_named(target: DsnOrConnection, what: str) -> Iterator[None]:
     """Database errors inside the block become StorageError saying what failed, without the
-    password."""
+    password (of the DSN; an open connection's is not in its errors)."""
     try:
         yield
     except psycopg2.Error as exc:
+        dsn = target if isinstance(target, str) else None
         raise StorageError(redact(f"{what} failed: {str(exc).strip()}", dsn)) from None

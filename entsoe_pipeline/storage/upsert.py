@@ -46,7 +46,7 @@ import psycopg2.extensions
 import psycopg2.extras
 
 from . import vintages
-from .connection import redact, transaction
+from .connection import DsnOrConnection, redact, transaction
 from .errors import StorageError
 from .resolution import Resolution, covered_seconds
 from .staging import (
@@ -395,7 +395,7 @@ def _write(
 
 
 def upsert_points(
-    dsn_or_conn: str | psycopg2.extensions.connection,
+    dsn_or_conn: DsnOrConnection,
     endpoint: str,
     area: str,
     points: pd.DataFrame,
@@ -419,7 +419,7 @@ def upsert_points(
 
 
 def insert_new_points(
-    dsn_or_conn: str | psycopg2.extensions.connection,
+    dsn_or_conn: DsnOrConnection,
     endpoint: str,
     area: str,
     points: pd.DataFrame,
@@ -433,7 +433,7 @@ def insert_new_points(
 
 
 def _store(
-    dsn_or_conn: str | psycopg2.extensions.connection,
+    dsn_or_conn: DsnOrConnection,
     endpoint: str,
     area: str,
     points: pd.DataFrame,

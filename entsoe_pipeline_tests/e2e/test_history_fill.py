@@ -74,7 +74,7 @@ def filling(pg_admin_url: str, own_database_url: str, tmp_path: Path) -> Iterato
             dev = DagsterDev(home, env, tmp_path / "dagster_dev.log")
             try:
                 dev.start()
-                yield {"dev": dev, "start": start, "today": today, "database_url": own_database_url}
+                yield {"dev": dev, "start": start, "database_url": own_database_url}
             finally:
                 dev.stop()
     finally:

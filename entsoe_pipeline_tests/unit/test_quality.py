@@ -59,7 +59,7 @@ def test_completeness_reports_the_first_short_window_and_the_missing_points():
 
 
 def test_daily_summary_lists_each_day_and_series():
-    text = quality.daily_summary_markdown(_points(range(48)))
+    text = quality.summary_markdown(quality.daily_summary(_points(range(48))))
     assert "| 2025-06-02 | A04 |" in text and "| 2025-06-03 | A04 |" in text
 
 
