@@ -295,7 +295,9 @@ def test_freshness_follows_the_stored_data_not_the_runs(
 ):
     simulator = make_simulator()
     today = datetime.now(UTC).date()
-    history_start = today - timedelta(days=300)
+    # Three runs' worth of history (a run re-reads up to 336 days): two re-read at once, the third
+    # waits, so the backfill is still under way when the first ones have stored their partitions.
+    history_start = today - timedelta(days=700)
     settings = {
         "ENTSOE_AREAS": "FR",
         "ENTSOE_ENDPOINTS": "actual_load",
@@ -311,10 +313,10 @@ def test_freshness_follows_the_stored_data_not_the_runs(
 
         # ENTSO-E stops publishing six hours ago (and the store forgets what came since): the
         # newest point falls four hours behind what is due, beyond the two hours tolerated. A user
-        # re-reads the history meanwhile, slowly (40 s an answer): the series is materialized
+        # re-reads the history meanwhile, slowly (10 s an answer): the series is materialized
         # again and again while its data stays behind.
         cut = datetime.now(UTC) - timedelta(hours=6)
-        simulator.set_faults(latency_seconds=40)
+        simulator.set_faults(latency_seconds=10)
         simulator.config.no_data = ((cut, datetime(2100, 1, 1, tzinfo=UTC)),)
         with psycopg2.connect(own_database_url) as conn, conn.cursor() as cur:
             cur.execute(
@@ -325,20 +327,29 @@ def test_freshness_follows_the_stored_data_not_the_runs(
             url, ["FR"], history_start, today - timedelta(days=2), "e2e: re-read history"
         )
 
+        def _series_materialized_after_confirmation() -> bool:
+            nodes = _nodes(url)
+            series_last = int(nodes["/".join(SERIES)]["assetMaterializations"][0]["timestamp"]) / 1000
+            confirmed = nodes["/".join(NEWEST)]["freshnessStatusInfo"]["freshnessStatusMetadata"]
+            return series_last > confirmed["lastMaterializedTimestamp"]
+
         def _failed_during_backfill() -> bool:
-            if _freshness(url) != "DEGRADED":
+            # The series is materialized (a re-read run stores its year of partitions at its end)
+            # after the companion's last confirmation, and the companion fails all the same.
+            if _freshness(url) != "DEGRADED" or not _series_materialized_after_confirmation():
                 return False
             status = _backfill_status(url, backfill_id)
             assert status == "REQUESTED", f"the backfill ended ({status}) before freshness failed"
             return True
 
-        wait_for("the companion to fail", _failed_during_backfill, timeout=300, interval=5)
-        nodes = _nodes(url)
-        series_last = int(nodes["/".join(SERIES)]["assetMaterializations"][0]["timestamp"]) / 1000
-        confirmed = nodes["/".join(NEWEST)]["freshnessStatusInfo"]["freshnessStatusMetadata"]
-        assert series_last > confirmed["lastMaterializedTimestamp"], (
-            "the series was materialized after the last confirmation and the companion still fails"
+        wait_for(
+            "the companion to fail while the series is materialized after its last confirmation",
+            _failed_during_backfill,
+            timeout=300,
+            interval=5,
         )
+        assert _freshness(url) == "DEGRADED"
+        assert _series_materialized_after_confirmation()
 
         # Publication resumes: the store sensor's refill brings the data in, no one clicks anything.
         simulator.set_faults(latency_seconds=0)
