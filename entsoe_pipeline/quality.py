@@ -30,10 +30,11 @@ def plausible_values(points: pd.DataFrame, endpoint: Endpoint, area: Area) -> Fi
         return Finding(True, "no points written", {"points": 0})
     values = points["value"]
     problems: list[str] = []
+    places = decimals_of(values)
     figures: dict[str, float | int | str] = {
         "points": len(values),
-        "min": float(values.min()),
-        "max": float(values.max()),
+        "min": round(float(values.min()), places),
+        "max": round(float(values.max()), places),
     }
     if not endpoint.allows_negative:
         negative = int((values < 0).sum())
@@ -43,7 +44,7 @@ def plausible_values(points: pd.DataFrame, endpoint: Endpoint, area: Area) -> Fi
     if endpoint.max_peak_ratio is not None:
         bound = area.peak_load_mw * endpoint.max_peak_ratio
         above = int((values > bound).sum())
-        figures["upper_bound"] = bound
+        figures["upper_bound"] = round(bound)
         figures["points_above_bound"] = above
         if above:
             problems.append(f"{above} values above {bound:,.0f} {endpoint.unit}")
@@ -112,6 +113,43 @@ def completeness(windows: Sequence[WindowCompleteness], max_empty_tries: int) ->
             figures,
         )
     return Finding(True, f"{stored} of {total_expected} expected points stored", figures)
+
+
+MAX_DECIMALS = 3
+
+
+def decimals_of(values: pd.Series) -> int:
+    """The decimal places the values carry (0 to ``MAX_DECIMALS``): ENTSO-E publishes load in
+    whole MW or to one or two places, prices to two. Figures derived from them are shown to that
+    precision, not as ``728.052467105263``."""
+    finite = values[pd.notna(values)].astype(float)
+    for places in range(MAX_DECIMALS):
+        scaled = finite * 10**places
+        if ((scaled - scaled.round()).abs() < 1e-6).all():
+            return places
+    return MAX_DECIMALS
+
+
+def partition_figures(points: pd.DataFrame) -> dict[str, float | int]:
+    """Mean, min and max of a partition's values and its point count, as numbers Dagster plots
+    across partitions. Several series (generation per production type, wind and solar) are summed
+    per time first, so the figures describe the total; variants (consumption, units) are left out.
+    A mean gets one decimal place more than the values carry."""
+    canonical = points[points["variant"] == ""] if "variant" in points else points
+    if canonical.empty:
+        return {"points": 0}
+    totals = (
+        canonical.groupby("time")["value"].sum()
+        if canonical["time"].duplicated().any()
+        else canonical["value"]
+    )
+    places = decimals_of(canonical["value"])
+    return {
+        "mean": round(float(totals.mean()), min(places + 1, MAX_DECIMALS)),
+        "min": round(float(totals.min()), places),
+        "max": round(float(totals.max()), places),
+        "points": len(points),
+    }
 
 
 def daily_summary(points: pd.DataFrame) -> pd.DataFrame:

@@ -63,10 +63,14 @@ def _sql_asset(
     def _asset(context: dg.AssetExecutionContext, timescale: TimescaleResource) -> dg.MaterializeResult:
         window = context.partition_time_window
         result = refresh(timescale.dsn, window.start, window.end, expected_until(ACTUAL, settings.clock()))
-        meta: dict[str, Any] = {"dagster/row_count": result.rows}
-        meta.update({k: round(float(v), 2) for k, v in result.summary.items() if v is not None})
+        # Each day's partition carries its own rows and figures (a backfill is one run over many
+        # days: the run's totals would say nothing about any one day).
+        for key in context.partition_keys:
+            day = result.per_day.get(key, {"rows": 0})
+            meta: dict[str, Any] = {"dagster/row_count": day["rows"]}
+            meta.update({k: v for k, v in day.items() if k != "rows"})
+            context.add_asset_metadata(meta, partition_key=key)
         return dg.MaterializeResult(
-            metadata=meta,
             check_results=[
                 dg.AssetCheckResult(
                     check_name="coverage",

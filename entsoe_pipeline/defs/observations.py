@@ -31,6 +31,8 @@ from .partitions import backfill_policy_for, partitions_for
 from .resources import EntsoeApiResource, TimescaleResource
 
 POOL = "entsoe_api"
+# ENTSO-E's unit codes as a reader writes them.
+_UNITS = {"MAW": "MW", "EUR/MWH": "EUR/MWh"}
 
 
 # The columns of entsoe.observations that analysts query (storage/schema.py has their comments).
@@ -298,6 +300,9 @@ def _partition_metadata(
     meta["last_point"] = dg.MetadataValue.timestamp(points["time"].max().to_pydatetime())
     meta["resolution"] = ", ".join(sorted(set(points["resolution"])))
     meta["series"] = int(points[["business_type", "psr_type", "variant"]].drop_duplicates().shape[0])
+    # Numbers, so that the asset's Plots view charts them across partitions.
+    meta.update({k: v for k, v in quality.partition_figures(points).items() if k != "points"})
+    meta["unit"] = _UNITS.get(str(points["unit"].iloc[0]), str(points["unit"].iloc[0]))
     days = summary[(summary["first"] >= part.data_start) & (summary["first"] < part.data_end)]
     meta["preview"] = dg.MetadataValue.md(quality.summary_markdown(days))
     return meta

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from .connection import connect, errors_named
@@ -107,6 +107,8 @@ class DerivedRows:
     # summed over every area): how many it should hold, and how many are whole.
     expected: int = 0
     whole: int = 0
+    # Per UTC day (ISO date): the day's rows and its own figures, for the day's partition.
+    per_day: dict[str, dict[str, float | int]] = field(default_factory=dict)
 
 
 def sql_version(statement: str) -> str:
@@ -151,7 +153,14 @@ def refresh_forecast_error(
             (area, start, start, expected),
         )
         (whole,) = cur.fetchone() or (0,)
-    return DerivedRows(rows, {"mae_mw": mae, "mape_percent": mape, "bias_mw": bias}, expected, int(whole))
+        cur.execute(
+            "SELECT day::text, 1, mae_mw, mape_percent, bias_mw, hours FROM entsoe.load_forecast_error_daily "
+            "WHERE area = %s AND day >= %s::date AND day < %s::date ORDER BY day",
+            (area, start, end),
+        )
+        per_day = _per_day(cur.fetchall(), ("mae_mw", "mape_percent", "bias_mw", "hours"))
+    summary = {"mae_mw": mae, "mape_percent": mape, "bias_mw": bias}
+    return DerivedRows(rows, summary, expected, int(whole), per_day)
 
 
 def refresh_total_load(
@@ -192,4 +201,24 @@ def refresh_total_load(
             (start, start + timedelta(hours=expected), outermost),
         )
         (whole,) = cur.fetchone() or (0,)
-    return DerivedRows(rows, {"peak_mw": peak, "mean_mw": mean, "min_areas": min_areas}, expected, int(whole))
+        cur.execute(
+            "SELECT (hour AT TIME ZONE 'UTC')::date::text, count(*), max(load_mw), avg(load_mw), min(areas) "
+            "FROM entsoe.total_load_hourly WHERE hour >= %s AND hour < %s GROUP BY 1 ORDER BY 1",
+            (start, end),
+        )
+        per_day = _per_day(cur.fetchall(), ("peak_mw", "mean_mw", "min_areas"))
+    summary = {"peak_mw": peak, "mean_mw": mean, "min_areas": min_areas}
+    return DerivedRows(rows, summary, expected, int(whole), per_day)
+
+
+def _per_day(rows: Sequence[tuple], names: Sequence[str]) -> dict[str, dict[str, float | int]]:
+    """(day, rows, *figures) tuples as {day: {"rows": n, name: figure}}; megawatts and percentages
+    to two decimal places (the inputs carry at most two), counts as they are."""
+    days: dict[str, dict[str, float | int]] = {}
+    for day, count, *figures in rows:
+        values: dict[str, float | int] = {"rows": int(count)}
+        for name, figure in zip(names, figures, strict=True):
+            if figure is not None:
+                values[name] = figure if isinstance(figure, int) else round(float(figure), 2)
+        days[day] = values
+    return days

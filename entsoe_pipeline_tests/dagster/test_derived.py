@@ -50,3 +50,34 @@ def test_a_derived_assets_code_version_follows_its_sql(build_test_defs):
     spec = defs.resolve_assets_def(dg.AssetKey(["derived", "total_load"])).specs_by_key
     (only,) = spec.values()
     assert only.code_version == derived.TOTAL_LOAD_VERSION == derived.sql_version(derived._TOTAL_LOAD)
+
+
+def test_a_derived_range_run_gives_each_day_its_own_figures(build_test_defs, database_url):
+    defs = build_test_defs(Settings())
+    days = {
+        "dagster/asset_partition_range_start": "2025-05-08",
+        "dagster/asset_partition_range_end": "2025-05-10",
+    }
+    for key in ("entsoe/actual_load/de_lu", "entsoe/day_ahead_load_forecast/de_lu"):
+        assert dg.materialize([defs.resolve_assets_def(dg.AssetKey.from_user_string(key))], tags=days).success
+    result = dg.materialize(
+        [defs.resolve_assets_def(dg.AssetKey(["derived", "load_forecast_error", "de_lu"]))], tags=days
+    )
+    assert result.success
+    meta = {
+        m.partition: m.metadata
+        for m in result.asset_materializations_for_node(result.all_node_events[0].node_name)
+    }
+    assert sorted(meta) == ["2025-05-08", "2025-05-09", "2025-05-10"]
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT day::text, mae_mw, mape_percent, bias_mw FROM entsoe.load_forecast_error_daily "
+            "WHERE area = '10Y1001A1001A82H' AND day BETWEEN '2025-05-08' AND '2025-05-10'"
+        )
+        stored = {day: figures for day, *figures in cur.fetchall()}
+    assert len({stored[d][0] for d in stored}) == 3  # three different days, three different errors
+    for day, figures in meta.items():
+        assert figures["dagster/row_count"].value == 1
+        assert figures["hours"].value == 24
+        for name, value in zip(("mae_mw", "mape_percent", "bias_mw"), stored[day], strict=True):
+            assert figures[name].value == round(value, 2), (day, name)

@@ -68,3 +68,28 @@ def test_a_window_confirmed_empty_often_enough_counts_as_complete_but_not_before
     confirmed = WindowCompleteness(day, day + timedelta(days=1), 96, 0, 3)
     assert quality.completeness([confirmed], max_empty_tries=3).passed
     assert not quality.completeness([confirmed], max_empty_tries=4).passed
+
+
+def test_figures_carry_the_precision_of_the_data_not_of_floating_point():
+    assert quality.decimals_of(pd.Series([728.0, 731.0])) == 0
+    assert quality.decimals_of(pd.Series([12.25, 13.1])) == 2
+    assert quality.decimals_of(pd.Series([1 / 3])) == quality.MAX_DECIMALS
+    figures = quality.partition_figures(_points([727, 728, 729, 730]))
+    assert figures == {"mean": 728.5, "min": 727, "max": 730, "points": 4}
+    # A mean of whole megawatts that does not come out even shows one place, not fifteen.
+    assert quality.partition_figures(_points([728, 728, 729]))["mean"] == 728.3
+
+
+def test_figures_of_several_series_describe_their_total_and_leave_variants_out():
+    wind = _points([100, 200]).assign(psr_type="B19")
+    solar = _points([10, 20]).assign(psr_type="B16")
+    consumption = _points([5, 5]).assign(variant="consumption")
+    figures = quality.partition_figures(pd.concat([wind, solar, consumption], ignore_index=True))
+    assert (figures["min"], figures["max"], figures["mean"]) == (110, 220, 165.0)
+    assert figures["points"] == 6
+
+
+def test_implausible_value_figures_are_rounded_as_the_data_is():
+    finding = quality.plausible_values(_points([50_000.25, 60_000.5]), ACTUAL, FR)
+    assert (finding.figures["min"], finding.figures["max"]) == (50_000.25, 60_000.5)
+    assert isinstance(finding.figures["upper_bound"], int)
