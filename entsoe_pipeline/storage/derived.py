@@ -173,7 +173,7 @@ def refresh_total_load(
 ) -> DerivedRows:
     """Recompute the hourly total load over ``areas`` (EICs) for [start, end). ``nested`` lists
     (part, container) EIC pairs among them: a part is left out of an hour its container has. The
-    hours that ended before ``until`` are expected to sum every area that is not such a part."""
+    hours that ended before ``until`` are whole when each area that is not such a part has a value."""
     what = f"total_load_hourly for {start:%Y-%m-%d}..{end:%Y-%m-%d}"
     with errors_named(dsn, what), connect(dsn) as conn, conn.cursor() as cur:
         cur.execute("DELETE FROM entsoe.total_load_hourly WHERE hour >= %s AND hour < %s", (start, end))
@@ -195,9 +195,12 @@ def refresh_total_load(
         )
         peak, mean, min_areas = cur.fetchone() or (None, None, None)
         expected = _finished_part(start, end, until, timedelta(hours=1))
-        outermost = len(set(areas) - {p for p, _ in nested})
+        # Whole: every outermost area summed itself. A part standing in for its container's missing
+        # value keeps the count of areas but not the coverage.
+        outermost = sorted(set(areas) - {p for p, _ in nested})
         cur.execute(
-            "SELECT count(*) FROM entsoe.total_load_hourly WHERE hour >= %s AND hour < %s AND areas >= %s",
+            "SELECT count(*) FROM entsoe.total_load_hourly "
+            "WHERE hour >= %s AND hour < %s AND area_codes @> %s::text[]",
             (start, start + timedelta(hours=expected), outermost),
         )
         (whole,) = cur.fetchone() or (0,)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -11,6 +12,8 @@ import pytest
 from entsoe_pipeline import catalog
 from entsoe_pipeline.defs import Settings
 from entsoe_pipeline.defs.observations import observation_key
+from entsoe_pipeline.simulator import SimulatorConfig, SimulatorServer
+from entsoe_pipeline.simulator.server import Reply
 
 from .conftest import make_resources
 
@@ -83,6 +86,20 @@ def test_a_range_run_fetches_once_and_records_each_partition(build_test_defs, da
     first = {m.partition: m.metadata["first_point"].value for m in materializations}
     assert first["2025-07-04"] == datetime(2025, 7, 4, tzinfo=UTC).timestamp()
     assert _rows(database_url, "actual_load", "FR", "2025-07-01", "2025-07-11") == 240
+    # The figures Dagster plots across partitions are each day's own, rounded as the data is.
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT (time AT TIME ZONE 'UTC')::date::text, avg(value), min(value), max(value) "
+            "FROM entsoe.observations WHERE endpoint = 'actual_load' AND area = %s "
+            "AND time >= '2025-07-01' AND time < '2025-07-11' GROUP BY 1",
+            (catalog.area("FR").eic,),
+        )
+        stored = {day: figures for day, *figures in cur.fetchall()}
+    for m in materializations:
+        mean, low, high = stored[m.partition]
+        assert m.metadata["mean"].value == pytest.approx(mean, abs=0.05)
+        assert (m.metadata["min"].value, m.metadata["max"].value) == (low, high)
+        assert m.metadata["unit"].value == "MW"
 
 
 def test_checks_pass_on_a_complete_partition(build_test_defs):
@@ -243,3 +260,43 @@ def test_a_sweep_run_rereads_its_range_and_reports_revised_rows(make_simulator, 
         (t.to_pydatetime(), v) for t, v in zip(truth["time"], truth["value"], strict=True)
     ]
     assert history == len(since_first)
+
+
+class _PointPastThePeriod(SimulatorServer):
+    """The simulator, with one Point more in every Period: at position N + 2 of its N steps, where
+    no time can be given to it (placement.py places at most N, or N + 1 of a calendar Period)."""
+
+    def handle(self, path: str, params: dict[str, str]) -> Reply:
+        reply = super().handle(path, params)
+        if reply.status != 200 or b"</Period>" not in reply.body:
+            return reply
+        body = re.sub(
+            rb"<position>(\d+)</position>(<quantity>[^<]*</quantity></Point>)</Period>",
+            lambda m: m.group(0).replace(
+                b"</Period>",
+                b"<Point><position>%d</position>%s</Period>" % (int(m.group(1)) + 2, m.group(2)),
+            ),
+            reply.body,
+        )
+        return reply._replace(body=body)
+
+
+def test_a_point_that_cannot_be_placed_fails_points_placed_and_the_others_are_stored(database_url):
+    from entsoe_pipeline.defs import build_defs
+
+    sim = _PointPastThePeriod(SimulatorConfig())
+    try:
+        defs = build_defs(Settings(), resources=make_resources(sim.url, database_url))
+        result = _materialize(defs, observation_key(ACTUAL, catalog.area("FR")), partition_key="2025-11-04")
+    finally:
+        sim.stop()
+
+    assert result.success  # the rest of the document is stored
+    placed = {e.check_name: e for e in result.get_asset_check_evaluations()}["points_placed"]
+    assert not placed.passed
+    assert placed.severity == dg.AssetCheckSeverity.ERROR
+    assert placed.metadata["points_dropped"].value == 1
+    meta = result.asset_materializations_for_node(result.all_node_events[0].node_name)[0].metadata
+    assert meta["points_dropped"].value == 1
+    assert "up to position 26: 1 Point beyond position 24 dropped" in meta["document_problems"].value
+    assert _rows(database_url, "actual_load", "FR", "2025-11-04", "2025-11-05") == 24

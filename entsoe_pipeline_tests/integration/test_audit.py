@@ -8,8 +8,6 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-import psycopg2
-
 from entsoe_pipeline import catalog, storage
 from entsoe_pipeline.audit import audit
 from entsoe_pipeline.entsoe import EntsoeClient
@@ -71,14 +69,17 @@ def test_audit_finds_revisions_not_yet_fetched_and_none_after_a_sweep(make_simul
     assert after_sweep[0].compared > 0
 
 
-def test_the_command_prints_the_table_and_fails_on_a_difference(make_simulator, database_url):
+def test_the_command_prints_the_table_and_the_revisions_per_series(make_simulator, database_url):
     storage.ensure_schema(database_url)
-    sim = make_simulator()  # real clock: the command audits the last days
     fr = catalog.area("FR")
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    days = _days(today - timedelta(days=4), today - timedelta(days=1))
+    days = _days(today - timedelta(days=40), today - timedelta(days=37))
+    # Fetched half an hour after the last day ended: the revisions of its local days (D+1 .. D+30,
+    # once a day is out in full) mostly come later, so values differ once the clock moves on.
+    first_fetch = days[-1].end + timedelta(minutes=30)
+    sim = make_simulator(now=first_fetch, revision_share=1.0, seed=2)
     with EntsoeClient(DEMO_TOKEN, sim.url) as client:
-        ingest_partitions(client, database_url, ACTUAL, fr, days, now=datetime.now(UTC))
+        ingest_partitions(client, database_url, ACTUAL, fr, days, now=first_fetch)
     env = {
         **os.environ,
         "ENTSOE_DATABASE_URL": database_url,
@@ -86,20 +87,26 @@ def test_the_command_prints_the_table_and_fails_on_a_difference(make_simulator, 
         "ENTSOE_API_TOKEN": "",
         "ENTSOE_AREAS": "FR",
         "ENTSOE_ENDPOINTS": "actual_load",
-        "ENTSOE_HISTORY_START": (today - timedelta(days=4)).date().isoformat(),
+        "ENTSOE_HISTORY_START": days[0].start.date().isoformat(),
     }
-    command = [sys.executable, "-m", "entsoe_pipeline.audit", "--sample", "3", "--seed", "5"]
+    command = [sys.executable, "-m", "entsoe_pipeline.audit", "--sample", "3", "--days", "60", "--seed", "5"]
     clean = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "1 series audited, 0 with differences" in clean.stdout
 
-    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-        cur.execute(
-            "UPDATE entsoe.observations SET value = value + 1 WHERE endpoint = 'actual_load' AND area = %s "
-            "AND time >= %s AND time < %s",
-            (fr.eic, days[0].start, days[-1].end),
-        )
-    differing = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert differing.returncode == 1, differing.stdout + differing.stderr
-    assert "1 series audited, 1 with differences" in differing.stdout
-    assert "mismatched" in differing.stdout
+    sim.config.now = datetime.now(UTC)  # every revision of those days (D+30 at the latest) is out
+    revised = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert revised.returncode == 1, revised.stdout + revised.stderr
+    assert "1 series audited, 1 with differences" in revised.stdout
+    header, row = (line.split() for line in revised.stdout.splitlines()[1:3])
+    printed = dict(zip(header, row, strict=True))
+    window = (days[0].start, days[-1].end)
+    stored = sim.published(ACTUAL, fr, *window, as_of=first_fetch)["time"]
+    revisions = sim.revisions(ACTUAL, fr, *window)
+    # Values revised after the fetch differ; hours published after it are missing.
+    after_fetch = revisions[(revisions["revised_at"] > first_fetch) & revisions["time"].isin(stored)]
+    late = len(sim.published(ACTUAL, fr, *window)) - len(stored)
+    assert (printed["endpoint"], printed["area"], printed["series"]) == ("actual_load", "FR", "A04")
+    assert int(printed["mismatched"]) == len(after_fetch) > 0, revised.stdout
+    assert (printed["windows"], printed["compared"]) == ("3", str(len(stored)))
+    assert (printed["missing"], printed["stale"]) == (str(late), "0")

@@ -74,3 +74,26 @@ def test_spans_stay_within_the_limits_the_api_enforces():
             assert e.max_span <= timedelta(days=28)
         assert e.partitions_per_request >= 1
         assert e.default_resolution > timedelta(0)
+
+
+def _nested(*names: str) -> set[tuple[str, str]]:
+    return {(p.name, c.name) for p, c in catalog.nested_pairs([catalog.area(n) for n in names])}
+
+
+def test_every_italian_zone_is_nested_in_italy_and_in_nothing_else():
+    zones = catalog.area("IT").parts
+    assert len(zones) == 7
+    assert _nested("IT", *zones, "FR") == {(zone, "IT") for zone in zones}
+    assert _nested(*zones) == set()  # the zones side by side do not overlap
+
+
+def test_a_german_control_area_is_nested_in_de_lu_and_through_it_in_de_at_lu():
+    assert _nested("DE_AT_LU", "DE_LU", "DE_TENNET", "AT") == {
+        ("DE_LU", "DE_AT_LU"),
+        ("DE_TENNET", "DE_LU"),
+        ("DE_TENNET", "DE_AT_LU"),
+        ("AT", "DE_AT_LU"),
+    }
+    # Without DE_LU enabled, the control area is still inside DE_AT_LU.
+    assert _nested("DE_AT_LU", "DE_TENNET") == {("DE_TENNET", "DE_AT_LU")}
+    assert _nested("DE_LU", "AT") == set()
