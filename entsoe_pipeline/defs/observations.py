@@ -3,13 +3,14 @@
 A run covers one partition or a range of them (backfills, revision sweeps). The body hands the
 run's partitions to ``entsoe_pipeline.ingest``, which fetches them in API-sized requests and stores
 each partition in its own transaction, then reports per partition: its own rows, first and last
-point, what changed, what ENTSO-E's documents contradicted. A partition whose answer stays
-unreadable fails alone: the run records the others as materialized and then fails naming it.
+point, what changed, what ENTSO-E's documents contradicted, and its own result of each check. A
+partition whose answer stays unreadable fails alone: the run records the others as materialized,
+with their checks, and then fails naming it.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import dagster as dg
 import pandas as pd
@@ -27,6 +28,7 @@ from entsoe_pipeline.ingest import (
 from entsoe_pipeline.settings import Settings
 
 from .automation import observation_condition
+from .partition_checks import partition_check_events
 from .partitions import backfill_policy_for, partitions_for
 from .resources import EntsoeApiResource, TimescaleResource
 
@@ -81,52 +83,108 @@ def source_spec(endpoint: Endpoint) -> dg.AssetSpec:
     )
 
 
-def windows_due(
-    windows: Sequence[tuple[datetime, datetime]], endpoint: Endpoint, now: datetime
-) -> list[tuple[datetime, datetime]]:
-    """The parts of the given partition windows whose data should already be published."""
-    until = expected_until(endpoint, now)
-    due = []
-    for start, end in windows:
-        if endpoint.cadence is Cadence.ACTUAL:
-            if min(end, until) > start:
-                due.append((start, min(end, until)))
-        elif end <= until:
-            due.append((start, end))
-    return due
+def window_due(
+    start: datetime, end: datetime, endpoint: Endpoint, until: datetime
+) -> tuple[datetime, datetime] | None:
+    """The part of a partition window whose data should be published by ``until``
+    (``expected_until``): actual data as it happens, anything else whole or not at all."""
+    if endpoint.cadence is Cadence.ACTUAL:
+        return (start, min(end, until)) if min(end, until) > start else None
+    return (start, end) if end <= until else None
 
 
 def _completeness(
     timescale: TimescaleResource,
     endpoint: Endpoint,
     area: Area,
-    windows: Sequence[tuple[datetime, datetime]],
+    parts: Sequence[PartitionIngest],
     now: datetime,
     max_empty_tries: int,
-) -> quality.Finding:
-    due = windows_due(windows, endpoint, now)
-    if not due:
-        return quality.Finding(True, "no window is due yet", {"expected_points": 0})
-    counts = storage.window_completeness(
-        timescale.dsn,
-        endpoint.name,
-        area.eic,
-        due,
-        default_resolution=endpoint.default_resolution,
+) -> dict[str, quality.Finding]:
+    """Per partition: its stored points against those the published part of its window implies
+    (one query for the run)."""
+    until = expected_until(endpoint, now)
+    due = {p.window.key: window_due(p.window.start, p.window.end, endpoint, until) for p in parts}
+    windows = [w for w in due.values() if w is not None]
+    counts = dict(
+        zip(
+            windows,
+            storage.window_completeness(
+                timescale.dsn,
+                endpoint.name,
+                area.eic,
+                windows,
+                default_resolution=endpoint.default_resolution,
+            ),
+            strict=True,
+        )
     )
-    return quality.completeness(counts, max_empty_tries)
+    return {
+        partition: quality.completeness([counts[window]], max_empty_tries)
+        if window
+        else quality.Finding(True, "no part of the window is due yet", {"expected_points": 0})
+        for partition, window in due.items()
+    }
 
 
-def _check_result(
-    name: str, finding: quality.Finding, severity: dg.AssetCheckSeverity
-) -> dg.AssetCheckResult:
+class _Check(NamedTuple):
+    description: str
+    severity: dg.AssetCheckSeverity
+    # One result per partition (the day's own status in the UI, the blocking guard day by day), or
+    # one per run. Dagster writes check results one event at a time (it batches materializations,
+    # not these): a 336-partition history run pays a database round trip per result, so only the
+    # checks about days are per partition. The two about ENTSO-E's documents, whose answers span
+    # several partitions, report per run; each partition's metadata has its own points_dropped and
+    # document_problems.
+    per_partition: bool
+    blocking: bool = False
+
+
+CHECKS = {
+    "completeness": _Check("stored vs expected points", dg.AssetCheckSeverity.WARN, per_partition=True),
+    # Blocking: derived tables are not computed from implausible values.
+    "plausible_values": _Check(
+        "values within physical range", dg.AssetCheckSeverity.ERROR, per_partition=True, blocking=True
+    ),
+    "resolution_matches": _Check(
+        "resolution as in the catalogue", dg.AssetCheckSeverity.WARN, per_partition=False
+    ),
+    "points_placed": _Check(
+        "every Point of ENTSO-E's documents was placed in time and stored",
+        dg.AssetCheckSeverity.ERROR,
+        per_partition=False,
+    ),
+}
+
+
+def _result(name: str, finding: quality.Finding) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         check_name=name,
         passed=finding.passed,
-        severity=severity,
+        severity=CHECKS[name].severity,
         description=finding.description,
         metadata=dict(finding.figures),
     )
+
+
+def _partition_checks(
+    part: PartitionIngest, completeness: quality.Finding, endpoint: Endpoint, area: Area
+) -> list[dg.AssetCheckResult]:
+    """The per-partition checks of one partition, on the partition's own points and figures."""
+    return [
+        _result("completeness", completeness),
+        _result("plausible_values", quality.plausible_values(part.points, endpoint, area)),
+    ]
+
+
+def _run_checks(run: IngestResult, endpoint: Endpoint) -> list[dg.AssetCheckResult]:
+    """The per-run checks, over the documents of the whole run."""
+    # A problem of one answer may concern several of its partitions: count it once.
+    problems = list(dict.fromkeys(p for part in run.partitions for p in part.problems))
+    return [
+        _result("resolution_matches", quality.resolution_matches(_all_points(run), endpoint)),
+        _result("points_placed", quality.points_placed(problems, run.duplicates)),
+    ]
 
 
 def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) -> dg.AssetsDefinition:
@@ -159,23 +217,22 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
             backoff=dg.Backoff.EXPONENTIAL,
             jitter=dg.Jitter.PLUS_MINUS,
         ),
+        # One result per partition and check, so that the asset's Checks tab shows each
+        # partition's status and the blocking check guards derived partitions day by day.
         check_specs=[
-            dg.AssetCheckSpec("completeness", asset=key, description="stored vs expected points"),
-            # Blocking: derived tables are not computed from implausible values.
             dg.AssetCheckSpec(
-                "plausible_values", asset=key, description="values within physical range", blocking=True
-            ),
-            dg.AssetCheckSpec("resolution_matches", asset=key, description="resolution as in the catalogue"),
-            dg.AssetCheckSpec(
-                "points_placed",
+                name,
                 asset=key,
-                description="every Point of ENTSO-E's documents was placed in time and stored",
-            ),
+                description=check.description,
+                blocking=check.blocking,
+                partitions_def=partitions_def if check.per_partition else None,
+            )
+            for name, check in CHECKS.items()
         ],
     )
     def _asset(
         context: dg.AssetExecutionContext, entsoe_api: EntsoeApiResource, timescale: TimescaleResource
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization | dg.Output | dg.AssetCheckEvaluation]:
         windows = [
             PartitionWindow(k, *partitions_def.time_window_for_partition_key(k))
             for k in context.partition_keys
@@ -184,52 +241,30 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
         run = _ingest(entsoe_api, timescale, endpoint, area, windows, now)
         stored = _stored_rows(timescale, endpoint, area, run.stored)
         # One summary of the run's points; each partition's preview is its slice of it.
-        points = _all_points(run)
-        summary = quality.daily_summary(points)
+        summary = quality.daily_summary(_all_points(run))
         metadata = {
             p.window.key: _partition_metadata(p, stored[p.window.key], run, summary) for p in run.stored
         }
+        completeness = _completeness(timescale, endpoint, area, run.stored, now, settings.max_empty_tries)
+        checks = {
+            p.window.key: _partition_checks(p, completeness[p.window.key], endpoint, area) for p in run.stored
+        }
         context.log.info(_summary(endpoint, area, run))
         if run.failed:
-            # The other partitions are stored: record them, then fail naming the ones that are not.
+            # The other partitions are stored: record them and their checks, then fail naming the
+            # ones that are not (their checks stay without a result: the run failed them).
             for partition, meta in metadata.items():
-                context.log_event(dg.AssetMaterialization(asset_key=key, partition=partition, metadata=meta))
+                yield dg.AssetMaterialization(asset_key=key, partition=partition, metadata=meta)
+            yield from partition_check_events(context, checks)
             raise dg.Failure(description=_failure_text(run.failed, len(run.partitions)), allow_retries=False)
         for partition, meta in metadata.items():
             context.add_asset_metadata(meta, partition_key=partition)
-        # A problem of one answer may concern several of its partitions: count it once.
-        problems = list(dict.fromkeys(p for part in run.partitions for p in part.problems))
-        return dg.MaterializeResult(
-            check_results=[
-                _check_result(
-                    "completeness",
-                    _completeness(
-                        timescale,
-                        endpoint,
-                        area,
-                        [(w.start, w.end) for w in windows],
-                        now,
-                        settings.max_empty_tries,
-                    ),
-                    dg.AssetCheckSeverity.WARN,
-                ),
-                _check_result(
-                    "plausible_values",
-                    quality.plausible_values(points, endpoint, area),
-                    dg.AssetCheckSeverity.ERROR,
-                ),
-                _check_result(
-                    "resolution_matches",
-                    quality.resolution_matches(points, endpoint),
-                    dg.AssetCheckSeverity.WARN,
-                ),
-                _check_result(
-                    "points_placed",
-                    quality.points_placed(problems, run.duplicates),
-                    dg.AssetCheckSeverity.ERROR,
-                ),
-            ],
-        )
+        if context.has_partition_key:  # Dagster files the results under the run's partition
+            (results,) = checks.values()
+            yield dg.MaterializeResult(check_results=[*results, *_run_checks(run, endpoint)])
+        else:  # a range, even of one partition
+            yield dg.MaterializeResult(check_results=_run_checks(run, endpoint))
+            yield from partition_check_events(context, checks)
 
     return _asset
 
