@@ -1,15 +1,16 @@
 """Declarative automation: the condition that decides which partitions of a series to (re)fetch.
 
-One automation sensor evaluates it every 30 seconds; Dagster's own notion of what is in flight keeps
-it from asking twice. Its branches:
+One automation sensor evaluates it every 30 seconds. What is already in flight follows the
+launchers' one rule (targets.py): fills skip partitions Dagster shows in progress, the refresh of
+the latest partitions only those a run outside any backfill works on. Its branches:
 
 * **never materialized**: every partition that was never materialized, back to the history start
   (on a new installation: the whole history, which Dagster runs as one backfill of API-sized
-  runs); not while a run or backfill works on it;
+  runs); not while in flight;
 * **failed**: a partition whose last run failed, again on a slow retry tick (every 6 hours);
 * **refresh**: the latest partitions (actual data: today and yesterday; forecasts: the current and
-  the published future ones) on the endpoint's publication cadence, unless a *run* works on them:
-  a backfill that has not reached today yet does not hold today's refresh back;
+  the published future ones) on the endpoint's publication cadence, once per cron tick; a backfill
+  over them (its queued runs included) does not hold it back;
 * **revision sweeps**: the partitions of each re-read span the endpoint declares (catalogue
   ``Endpoint.rereads``: actual data the last 7 days daily, 90 days weekly, a year monthly), on the
   re-read's cron, as one backfill; ENTSO-E revises values and publishes late.
@@ -69,10 +70,16 @@ def observation_condition(endpoint: Endpoint) -> dg.AutomationCondition:
     failed = (AC.execution_failed() & _cron_tick(RETRY_FAILED_CRON) & ~AC.in_progress()).with_label(
         "retry failed partitions"
     )
+    # A run in progress on a partition no active backfill targets is a run outside any backfill:
+    # the one thing the refresh waits for (targets.py). Where a backfill also targets it, the
+    # condition cannot tell the runs apart and does not wait: a duplicate request at worst.
+    run_outside_backfills = (AC.run_in_progress() & ~AC.backfill_in_progress()).with_label(
+        "a run outside any backfill works on it"
+    )
     refresh = (
         _latest(latest_partition_count(endpoint), endpoint)
         & _cron_tick(CADENCE_CRON[endpoint.cadence])
-        & ~AC.run_in_progress()
+        & ~run_outside_backfills
     ).with_label("refresh the latest partitions on the publication cadence")
     condition = never_materialized | failed | refresh
     for reread in endpoint.rereads:

@@ -44,14 +44,20 @@ def _sql_asset(
         key=key,
         deps=deps,
         group_name="derived",
-        description=f"{description}, computed in SQL into {table}.",
+        description=(
+            f"{description}, computed in SQL into {table}. Its freshness says when it was last "
+            "recomputed (whenever an upstream partition it reads is materialized), not how "
+            "current its data is: that is the freshness of the upstream series' _newest companions."
+        ),
         partitions_def=partitions_for(ACTUAL, settings.history_start),
         kinds={"timescaledb", "sql"},
         owners=["team:energy-data"],
         tags=tags or {},
         code_version=sql_version,
         automation_condition=derived_condition(),
-        # Recomputed whenever an upstream partition it reads is updated: at least daily.
+        # Fails when nothing recomputed it for a day: the automation or the upstream runs stopped.
+        # Dagster judges it by the last materialization, so it cannot follow the data (see the
+        # description).
         freshness_policy=dg.FreshnessPolicy.time_window(fail_window=DERIVED_FRESHNESS),
         # The SQL takes any time range: one run recomputes a whole backfill, not one run per day.
         backfill_policy=dg.BackfillPolicy.single_run(),

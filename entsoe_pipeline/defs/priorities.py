@@ -5,8 +5,8 @@
   They come before the automation's runs, so a hole is filled and stale data refreshed while a
   history fill of hours is under way, not after it;
 * the automation's runs, ``-2``: the history fill, the refresh on the publication cadence, revision
-  sweeps and retries. A backfill runs at most 3 runs at once (dagster.yaml), so its queue never
-  holds a refresh back for longer than one of its steps.
+  sweeps and retries. A backfill runs at most 3 runs at once out of 4 (dagster.yaml), so beside
+  one backfill a refresh finds a free place; beside two it waits for one of their runs to end.
 """
 
 REPAIR_PRIORITY = "-1"

@@ -6,8 +6,8 @@ Every tick it reads, per series, the newest stored point and the partitions that
   ``entsoe/<endpoint>/<area>_newest`` (runless), so that the companion's freshness follows the data
   (see freshness.py);
 * requests the latest partitions of each series whose data is not current, at most once per retry
-  interval (15 sensor intervals for actual data: 15 minutes by default), unless a run is already
-  working on them;
+  interval (15 sensor intervals for actual data: 15 minutes by default), unless a run outside any
+  backfill is already working on them (targets.py);
 * launches what fills the gaps in materialized partitions (see gaps.py).
 
 Everything it launches queues behind runs users launch and ahead of the automation's (priorities.py).
@@ -31,10 +31,15 @@ from .freshness import FreshnessCursor, SeriesFreshness, newest_end, overdue, st
 from .gaps import GapCursor, find_gaps
 from .priorities import REPAIR_PRIORITY
 from .resources import TimescaleResource
-from .targets import STATUS_READS_PER_TICK, SeriesTarget, StatusReads, partition_status, series_targets
-
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
+from .targets import (
+    RANGE_END,
+    RANGE_START,
+    STATUS_READS_PER_TICK,
+    SeriesTarget,
+    StatusReads,
+    refresh_in_flight,
+    series_targets,
+)
 
 
 def build_store_sensor(settings: Settings) -> dg.SensorDefinition:
@@ -43,7 +48,9 @@ def build_store_sensor(settings: Settings) -> dg.SensorDefinition:
 
     @dg.sensor(
         name="store_sensor",
-        asset_selection=dg.AssetSelection.assets(*(t.key for t in targets)),  # backfill requests need it
+        # The series: each endpoint's group, less its _newest companions (materialized without a
+        # run). Run and backfill requests must stay inside the sensor's selection.
+        asset_selection=dg.AssetSelection.groups(*(e.name for e in settings.endpoints)).materializable(),
         minimum_interval_seconds=settings.store_sensor_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Reads TimescaleDB: confirms the series whose data is current (their _newest "
@@ -107,7 +114,8 @@ def refill_partitions(
     instance: dg.DagsterInstance, target: SeriesTarget, state: SeriesFreshness, now: datetime
 ) -> tuple[str, ...] | None:
     """The latest partitions of a series that is not current, from the one its data stops in (at
-    most one API request's worth); None while a run works on any of them."""
+    most one API request's worth); None while a run outside any backfill works on one of them
+    (targets.py: a backfill never holds the latest partitions back)."""
     endpoint = target.endpoint
     existing = target.partitions_def.get_partition_keys(current_time=now)
     if not existing:
@@ -124,8 +132,7 @@ def refill_partitions(
     keys = [start.strftime(target.partitions_def.fmt) for start, _ in windows][
         -endpoint.partitions_per_request :
     ]
-    status = partition_status(instance, target, keys)
-    if any(status.get(k) == dg.AssetPartitionStatus.IN_PROGRESS for k in keys):
+    if refresh_in_flight(instance, target, keys):
         return None
     return tuple(keys)
 

@@ -8,8 +8,9 @@ import dagster as dg
 
 from entsoe_pipeline import catalog
 from entsoe_pipeline.defs import Settings, build_defs
+from entsoe_pipeline.defs.partition_checks import check_evaluation
 from entsoe_pipeline.defs.partitions import partitions_for
-from entsoe_pipeline_tests.dagster.conftest import add_backfill, offline_resources
+from entsoe_pipeline_tests.dagster.conftest import add_backfill, offline_resources, queue_backfill
 
 SETTINGS = Settings(
     areas=(catalog.area("FR"),),
@@ -97,6 +98,50 @@ def test_the_latest_partitions_are_refreshed_while_a_backfill_over_all_partition
     assert ticks.at(_at(11, 29, 9, 36)) == ["2026-11-28", "2026-11-29"]
 
 
+@dg.definitions
+def location() -> dg.Definitions:
+    """The definitions Dagster's backfill daemon loads in these tests."""
+    return _defs()
+
+
+def test_the_latest_partitions_are_refreshed_while_a_backfill_run_covering_them_waits_in_the_queue():
+    with dg.instance_for_test() as instance:
+        # A UI backfill of every partition: the daemon submits its run, which waits in the queue (a
+        # backfill queues all its runs at once; a history fill's last run waits behind the others).
+        backfill = queue_backfill(
+            instance, (__name__, "location"), KEY, PARTITIONS, "2026-10-01", "2026-11-29", _at(11, 29, 8)
+        )
+        (run,) = instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill}))
+        assert run.dagster_run.status == dg.DagsterRunStatus.QUEUED
+        assert run.dagster_run.tags["dagster/asset_partition_range_end"] == "2026-11-29"
+        # Dagster counts the queued run's partitions as in progress.
+        status = instance.get_status_by_partition(KEY, ["2026-11-28", "2026-11-29"], PARTITIONS)
+        assert set(status.values()) == {dg.AssetPartitionStatus.IN_PROGRESS}
+
+        ticks = Ticks(instance)
+        assert ticks.at(_at(11, 29, 9)) == []  # the backfill will fill them: nothing asked twice
+        assert ticks.at(_at(11, 29, 9, 6)) == ["2026-11-28", "2026-11-29"]  # the 09:05 refresh
+        assert ticks.at(_at(11, 29, 9, 7)) == []
+        assert ticks.at(_at(11, 29, 9, 36)) == ["2026-11-28", "2026-11-29"]
+
+
+def test_a_run_outside_any_backfill_on_the_latest_partitions_holds_their_refresh_back():
+    ticks = Ticks()
+    ticks.at(_at(11, 29, 9))
+    ticks.everything_materialized(date(2026, 11, 29))
+    # The store sensor's refill of both days (a run, not a backfill), started and not finished.
+    ticks.instance.create_run_for_job(
+        job_def=ticks.defs.resolve_implicit_global_asset_job_def(),
+        asset_selection=frozenset({KEY}),
+        tags={
+            "dagster/asset_partition_range_start": "2026-11-28",
+            "dagster/asset_partition_range_end": "2026-11-29",
+        },
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    assert ticks.at(_at(11, 29, 9, 6)) == []
+
+
 def test_revision_sweeps_request_their_span_on_their_cron():
     ticks = Ticks()
     ticks.at(_at(12, 2, 2, 40))
@@ -136,11 +181,16 @@ def test_a_failed_partition_is_not_hot_looped_but_retried_on_the_slow_tick(make_
 
 
 def _upstream_updated(instance, partition: str, *, plausible: bool) -> None:
-    """What a run of both upstream assets records: a materialization and its blocking check."""
+    """What a run of both upstream assets records: a materialization of the partition and its
+    blocking check's result on that materialization."""
     for upstream in (KEY, dg.AssetKey(["entsoe", "day_ahead_load_forecast", "fr"])):
         instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=upstream, partition=partition))
+        (materialization,) = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=upstream, asset_partitions=[partition]), limit=1
+        ).records
+        result = dg.AssetCheckResult(check_name="plausible_values", passed=plausible)
         instance.report_runless_asset_event(
-            dg.AssetCheckEvaluation(asset_key=upstream, check_name="plausible_values", passed=plausible)
+            check_evaluation(upstream, partition, result, blocking=True, target=materialization)
         )
 
 

@@ -52,6 +52,15 @@ def test_a_derived_assets_code_version_follows_its_sql(build_test_defs):
     assert only.code_version == derived.TOTAL_LOAD_VERSION == derived.sql_version(derived._TOTAL_LOAD)
 
 
+def test_a_derived_assets_description_says_its_freshness_follows_recomputation_not_data(build_test_defs):
+    graph = build_test_defs(Settings()).resolve_asset_graph()
+    for key in (["derived", "total_load"], ["derived", "load_forecast_error", "fr"]):
+        node = graph.get(dg.AssetKey(key))
+        assert node.freshness_policy is not None
+        assert "when it was last recomputed" in (node.description or "")
+        assert "_newest" in (node.description or "")
+
+
 def test_a_derived_range_run_gives_each_day_its_own_figures(build_test_defs, database_url):
     defs = build_test_defs(Settings())
     days = {

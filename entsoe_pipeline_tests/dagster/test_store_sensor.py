@@ -11,10 +11,12 @@ import psycopg2
 import pytest
 
 from entsoe_pipeline import catalog, storage
-from entsoe_pipeline.defs import Settings, targets
+from entsoe_pipeline.defs import Settings, build_defs, targets
 from entsoe_pipeline.defs.freshness import newest_key
 from entsoe_pipeline.defs.gaps import Gap, GapCursor, contiguous_runs
 from entsoe_pipeline.defs.observations import observation_key
+from entsoe_pipeline.defs.partitions import partitions_for
+from entsoe_pipeline_tests.dagster.conftest import offline_resources, queue_backfill
 
 FR = catalog.area("FR")
 ACTUAL = catalog.endpoint("actual_load")
@@ -216,6 +218,27 @@ def test_a_series_is_not_refilled_while_a_run_works_on_its_latest_partitions(bui
     )
     assert run.status == dg.DagsterRunStatus.STARTED
     assert _launched_by(_tick(defs, instance), "freshness") == []
+
+
+@dg.definitions
+def location() -> dg.Definitions:
+    """The definitions Dagster's backfill daemon loads in these tests."""
+    return build_defs(_settings(), resources=offline_resources())
+
+
+def test_a_stale_series_is_refilled_while_a_backfill_run_covering_its_latest_partitions_waits_in_the_queue(
+    build_test_defs, database_url
+):
+    with dg.instance_for_test() as instance:
+        defs = _load_history(build_test_defs, instance, _settings())  # data up to 07-12 00:00: stale
+        partitions = partitions_for(ACTUAL, _settings().history_start)
+        # A UI backfill of every partition whose run waits in the queue: Dagster shows today's
+        # partition in progress until the run starts, which may take hours behind a history fill.
+        queue_backfill(instance, (__name__, "location"), KEY, partitions, "2025-07-01", "2025-07-12", NOW)
+        status = instance.get_status_by_partition(KEY, ["2025-07-12"], partitions)
+        assert status == {"2025-07-12": dg.AssetPartitionStatus.IN_PROGRESS}
+        (refill,) = _launched_by(_tick(defs, instance), "freshness")
+        assert (refill.asset_selection, refill.partition_key) == ([KEY], "2025-07-12")
 
 
 def test_areas_of_an_endpoint_that_fell_behind_together_are_refilled_in_one_run(build_test_defs):

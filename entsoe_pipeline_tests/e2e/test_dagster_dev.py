@@ -12,7 +12,6 @@ simulator and a real TimescaleDB, driven through the GraphQL API the UI uses.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ import requests
 from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
 from entsoe_pipeline_tests.fixtures.live_dagster import DagsterDev
 from entsoe_pipeline_tests.fixtures.polling import wait_for
+from entsoe_pipeline_tests.fixtures.processes import user_environment
 
 REPO = Path(__file__).resolve().parents[2]
 AREAS = {"DE_LU": "10Y1001A1001A82H", "FR": "10YFR-RTE------C"}
@@ -89,7 +89,7 @@ telemetry:
     )
     today = datetime.now(UTC).date()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("ENTSOE_")},
+        **user_environment(),
         "DAGSTER_HOME": str(home),
         "ENTSOE_API_URL": api_url,
         "ENTSOE_DATABASE_URL": database_url,

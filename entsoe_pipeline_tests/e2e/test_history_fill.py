@@ -32,6 +32,7 @@ from entsoe_pipeline_tests.fixtures.live_dagster import (
     not_materialized,
 )
 from entsoe_pipeline_tests.fixtures.polling import wait_for
+from entsoe_pipeline_tests.fixtures.processes import user_environment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
@@ -61,7 +62,7 @@ def filling(pg_admin_url: str, own_database_url: str, tmp_path: Path) -> Iterato
     try:
         with dagster_database(pg_admin_url, name) as dagster_pg:
             env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith(("ENTSOE_", "DAGSTER_"))},
+                **user_environment(),
                 **dagster_pg,
                 "DAGSTER_HOME": str(home),
                 "ENTSOE_API_URL": sim.url,
