@@ -1,13 +1,16 @@
 # Entry points; the work is done by scripts/*.sh (see DEVELOPERS.md). Every target is idempotent.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-.PHONY: help run test setup db-start db-stop db-url psql lint bench audit soak clean
+.PHONY: help run run-distributed test setup db-start db-stop db-url psql lint bench audit soak screenshots clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 17
 
 run: ## set up, start PostgreSQL (+ the simulator in demo mode) and dagster dev on :3000
 	@bash scripts/run.sh
+
+run-distributed: ## as run, but code server (:4266), webserver (:3000) and daemon as separate processes
+	@bash scripts/run-distributed.sh
 
 test: ## set up, start PostgreSQL, run the whole test suite
 	@bash scripts/setup.sh test-tools
@@ -42,6 +45,11 @@ audit: ## re-fetch a sample of stored windows and compare them with the store (A
 
 soak: ## faults at random while the pipeline runs, then count rows lost (SOAK_MINUTES=8, SOAK_SEED)
 	@bash scripts/soak.sh
+
+screenshots: ## README's pictures (docs/images) from a private make run in demo mode, in chromium
+	@bash scripts/setup.sh venv
+	@bash scripts/setup.sh test-tools
+	PYTHONPATH=. .venv/bin/python docs/screenshots.py
 
 clean: ## stop the cluster and remove .local (database, Dagster home, build files)
 	@if [ -d .local ]; then bash scripts/db.sh stop; fi

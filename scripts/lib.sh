@@ -210,27 +210,41 @@ SIMULATOR_PID=""
 start_simulator() {
     local port="${ENTSOE_SIMULATOR_PORT:-8765}"
     export ENTSOE_API_URL="${ENTSOE_API_URL:-http://127.0.0.1:$port/api}"
-    if port_in_use "$port"; then
-        [ "${ALLOW_RUNNING:-0}" = 1 ] && { say "using the ENTSO-E simulator already on 127.0.0.1:$port"; return 0; }
-        die "port $port (the simulator's) is already in use" \
-            "Stop the program using it, or set ENTSOE_SIMULATOR_PORT to a free port."
+    if [ "${ALLOW_RUNNING:-0}" = 1 ] && port_in_use "$port"; then
+        say "using the ENTSO-E simulator already on 127.0.0.1:$port"
+        return 0
     fi
+    require_free_port "$port" "the simulator's" ENTSOE_SIMULATOR_PORT
     say "no ENTSOE_API_TOKEN: demo mode, starting the ENTSO-E simulator on 127.0.0.1:$port (log: $LOCAL_SHOWN/simulator.log)"
     mkdir -p "$LOCAL_DIR"
     "$VENV_PY" -m entsoe_pipeline.simulator --host 127.0.0.1 --port "$port" \
         >"$LOCAL_DIR/simulator.log" 2>&1 </dev/null 9>&- &
     SIMULATOR_PID=$!
-    local _
-    for _ in $(seq 1 150); do
-        port_in_use "$port" && return 0
-        kill -0 "$SIMULATOR_PID" 2>/dev/null || die "the simulator exited before it listened" \
-            "The last lines of $LOCAL_SHOWN/simulator.log:" "$(tail -n 5 "$LOCAL_DIR/simulator.log")"
-        sleep 0.2
-    done
-    die "the simulator did not listen on port $port within 30 s" "See $LOCAL_SHOWN/simulator.log"
+    wait_listening "$port" "$SIMULATOR_PID" "the simulator" 30 "$LOCAL_DIR/simulator.log"
 }
 
-# The EXIT trap of make run and make audit: stop what this invocation started.
+# wait_listening PORT PID NAME SECONDS [LOG]: returns once something listens on PORT; stops with a
+# message (and the end of LOG) when PID exits first or SECONDS pass.
+wait_listening() {
+    local port=$1 pid=$2 name=$3 seconds=$4 log=${5:-} shown _
+    shown="${log#"$REPO_ROOT/"}"
+    for _ in $(seq 1 $((seconds * 5))); do
+        port_in_use "$port" && return 0
+        kill -0 "$pid" 2>/dev/null || die "$name exited before it listened on port $port" \
+            ${log:+"The last lines of $shown:" "$(tail -n 5 "$log")"}
+        sleep 0.2
+    done
+    die "$name did not listen on port $port within $seconds s" ${log:+"See $shown"}
+}
+
+# require_free_port PORT WHAT VARIABLE: stops with a hint when a program already listens on PORT.
+require_free_port() {
+    if port_in_use "$1"; then
+        die "port $1 ($2) is already in use" "Stop the program using it, or set $3 to a free port."
+    fi
+}
+
+# The EXIT trap of make run, make run-distributed and make audit: stop what this invocation started.
 end_session() {
     trap - EXIT INT TERM
     stop_dagster
@@ -238,22 +252,96 @@ end_session() {
     leave_cluster_session
 }
 
-# Stops dagster dev (run.sh) and its process group. dagster dev first, alone: it handles SIGTERM as
-# an interrupt and shuts its webserver and daemon down; signalled together, its code-server manager
-# would restart the code servers it sees exit. Then whatever is left of the group (code servers, run
-# workers), and SIGKILL for what still runs after that.
+# --- Dagster (make run, make run-distributed) -----------------------------------------------------------
+
+# The set-up both ways of serving the pipeline share (needs setup.sh and db.sh sourced): the session
+# and its database, Dagster's instance (storage in PostgreSQL, DAGSTER_HOME with the project's
+# dagster.yaml), the simulator unless ENTSOE_API_TOKEN is set, and the UI's address, DAGSTER_UI_HOST
+# and DAGSTER_UI_PORT, checked free. Ends in REPO_ROOT, which workspace.yaml's paths are relative to.
+prepare_dagster() {
+    begin_session end_session 0   # Ctrl-C is how make run is meant to stop
+    export ENTSOE_DATABASE_URL
+    ENTSOE_DATABASE_URL=$(database_url)
+
+    # Dagster's instance storage: its own database unless the user named one.
+    if [ -z "${DAGSTER_PG_HOST:-}${DAGSTER_PG_URL:-}" ] && external_database; then
+        if ! create_db "$DAGSTER_DB" >/dev/null 2>&1; then
+            say "cannot create database '$DAGSTER_DB' on that server: Dagster's tables go into the data database"
+            export DAGSTER_PG_URL="$ENTSOE_DATABASE_URL"
+        fi
+    fi
+    export_dagster_env
+
+    export DAGSTER_HOME="$LOCAL_DIR/dagster_home"
+    mkdir -p "$DAGSTER_HOME"
+    cmp -s "$REPO_ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml" || cp "$REPO_ROOT/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
+
+    if [ -z "${ENTSOE_API_TOKEN:-}" ]; then
+        start_simulator
+    else
+        export ENTSOE_API_URL="${ENTSOE_API_URL:-https://web-api.tp.entsoe.eu/api}"
+        say "ENTSOE_API_TOKEN is set: using the ENTSO-E API at $ENTSOE_API_URL"
+    fi
+
+    "$VENV_PY" -c 'import importlib.util, sys; sys.exit(importlib.util.find_spec("entsoe_pipeline.definitions") is None)' \
+        || die "the module entsoe_pipeline.definitions does not exist, so Dagster has nothing to load"
+    DAGSTER_UI_PORT="${ENTSOE_DAGSTER_PORT:-3000}"
+    # The UI has no login and launches runs: only this machine reaches it unless asked otherwise.
+    # shellcheck disable=SC2034  # read by run.sh and run-distributed.sh
+    DAGSTER_UI_HOST="${ENTSOE_DAGSTER_HOST:-127.0.0.1}"
+    require_free_port "$DAGSTER_UI_PORT" "Dagster's web UI" ENTSOE_DAGSTER_PORT
+    cd "$REPO_ROOT"
+}
+
+DAGSTER_PIDS=()    # leaders of the process groups start_dagster started, in that order
+DAGSTER_NAMES=()   # what each of them is, for messages
+
+# start_dagster NAME COMMAND [ARGS]: runs COMMAND as a job of its own process group, and the caller
+# waits for it, so that Ctrl-C and SIGTERM alike stop everything: a foreground command would make bash
+# defer the SIGTERM trap until it exits (make passes SIGTERM on to the script alone), and without job
+# control a background command ignores SIGINT, which dagster dev then also applies to SIGTERM.
+# stop_dagster signals the whole group: the process, its code servers and any run worker.
+start_dagster() {
+    local name=$1
+    shift
+    set -m
+    "$@" 9>&- &
+    DAGSTER_PIDS+=("$!")
+    DAGSTER_NAMES+=("$name")
+    set +m
+}
+
+# Stops what start_dagster started, the last started first (the daemon and the webserver of make
+# run-distributed before the code server they call).
 stop_dagster() {
-    [ -n "${DAGSTER_PID:-}" ] || return 0
-    local group=$DAGSTER_PID
-    DAGSTER_PID=""
+    local last pid name
+    while [ ${#DAGSTER_PIDS[@]} -gt 0 ]; do
+        last=$((${#DAGSTER_PIDS[@]} - 1))
+        pid=${DAGSTER_PIDS[last]}
+        name=${DAGSTER_NAMES[last]}
+        # Off the list before the wait: a second Ctrl-C meanwhile must not stop it twice.
+        unset "DAGSTER_PIDS[last]" "DAGSTER_NAMES[last]"
+        stop_group "$pid" "$name"
+    done
+}
+
+# stop_group PID NAME: stops the process group PID leads. The leader first, alone: dagster dev handles
+# SIGTERM as an interrupt and shuts its webserver and daemon down; signalled together, its code-server
+# manager would restart the code servers it sees exit. Then whatever is left of the group (code
+# servers, run workers), and SIGKILL for what still runs after that.
+stop_group() {
+    local group=$1 name=$2
     kill -0 -- "-$group" 2>/dev/null || return 0
-    say "stopping dagster dev"
+    say "stopping $name"
     kill -TERM "$group" 2>/dev/null || true
-    wait_until_gone "$group" 30 || say "dagster dev did not stop within 30 s"
-    wait "$group" 2>/dev/null || true
+    if wait_until_gone "$group" 30; then
+        wait "$group" 2>/dev/null || true
+    else
+        say "$name did not stop within 30 s"   # waiting for it would wait for ever
+    fi
     kill -TERM -- "-$group" 2>/dev/null || return 0
     wait_until_gone "-$group" 10 && return 0
-    say "killing what is left of dagster dev's processes"
+    say "killing what is left of the processes of $name"
     kill -KILL -- "-$group" 2>/dev/null || true
 }
 
