@@ -2,7 +2,8 @@
 # Installs what the project needs, skipping every step that is already done:
 #   scripts/setup.sh [all|venv|postgres|test-tools]
 #   venv      .venv with `pip install -e '.[EXTRAS]'` (EXTRAS from ENTSOE_PIP_EXTRAS, default dev)
-#   test-tools  what the tests drive besides Python: tmux (the terminal of the `make run` tests)
+#   test-tools  what the tests drive besides Python: tmux (the terminal of the `make run` tests) and
+#             chromium (the browser of the UI tests)
 #   postgres  PostgreSQL and the TimescaleDB extension (Debian packages; on Debian 12 TimescaleDB is
 #             built from Debian's own source package, see DEVELOPERS.md). Skipped when
 #             ENTSOE_DATABASE_URL points at a server of the user's own.
@@ -86,7 +87,9 @@ setup_postgres() {
 }
 
 setup_test_tools() {
-    apt_install tmux
+    # chromium: Debian's browser, which the UI tests drive through Playwright (Playwright's own
+    # browser download is not used).
+    apt_install tmux chromium
 }
 
 main() {

@@ -7,7 +7,6 @@ and Dagster home) and free ports, so it neither sees nor disturbs the suite's cl
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
@@ -17,29 +16,17 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg2
 import pytest
-import requests
 
+from entsoe_pipeline_tests.fixtures.make_run import REPO_ROOT, MakeRunInstance, private_make_run
 from entsoe_pipeline_tests.fixtures.polling import wait_for
-from entsoe_pipeline_tests.fixtures.ports import free_port
-from entsoe_pipeline_tests.fixtures.processes import MARKER, descendants
+from entsoe_pipeline_tests.fixtures.processes import descendants, user_environment
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 HISTORY_DAYS = 90
-STOP_BUDGET_S = 45  # dagster dev's own shutdown waits up to 10 s per service
-
-
-def _user_environment() -> dict[str, str]:
-    """This session's environment without what `make test` exports for its own cluster (the
-    DAGSTER_PG_URL of the suite's Dagster database, any ENTSOE_* setting): `make run` must find a
-    fresh user's environment. The marker of the test session stays, so a process left behind is
-    still found."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "ENTSOE_")) or k == MARKER}
 
 
 @dataclass
@@ -54,7 +41,7 @@ class Terminal:
             check=True,
             capture_output=True,
             text=True,
-            env=_user_environment(),
+            env=user_environment(),
         ).stdout
 
     def type(self, line: str) -> None:
@@ -67,62 +54,22 @@ class Terminal:
         return int(self.tmux("display-message", "-p", "-t", "run", "#{pane_pid}").strip())
 
 
-@dataclass
-class Instance:
-    local_dir: Path
-    pg_port: int
-    ui_port: int
-    simulator_port: int
-
-    def command(self, history_start: str) -> str:
-        settings = {
-            "ENTSOE_LOCAL_DIR": str(self.local_dir),
-            "ENTSOE_PG_PORT": str(self.pg_port),
-            "ENTSOE_DAGSTER_PORT": str(self.ui_port),
-            "ENTSOE_SIMULATOR_PORT": str(self.simulator_port),
-            "ENTSOE_AREAS": "NL",
-            "ENTSOE_ENDPOINTS": "actual_load",
-            "ENTSOE_HISTORY_START": history_start,
-        }
-        assignments = " ".join(f"{k}={v}" for k, v in settings.items())
-        return f"cd {REPO_ROOT} && {assignments} make run; echo EXITED:$?"
-
-    def processes(self) -> dict[int, str]:
-        """pid -> command of every process carrying this instance's ENTSOE_LOCAL_DIR, the server of
-        its PostgreSQL cluster included (pg_ctl passes the environment on)."""
-        needle = f"ENTSOE_LOCAL_DIR={self.local_dir}".encode()
-        found: dict[int, str] = {}
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                if needle not in (entry / "environ").read_bytes().split(b"\0"):
-                    continue
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if command.strip():
-                found[int(entry.name)] = command.strip()
-        return found
-
-    def ui_up(self) -> bool:
-        try:
-            return requests.get(f"http://127.0.0.1:{self.ui_port}/server_info", timeout=5).ok
-        except requests.RequestException:
-            return False
-
-    def data_url(self) -> str:
-        return f"postgresql://entsoe:entsoe@127.0.0.1:{self.pg_port}/entsoe"
+def _command(instance: MakeRunInstance, history_start: str) -> str:
+    settings = instance.settings(
+        ENTSOE_AREAS="NL", ENTSOE_ENDPOINTS="actual_load", ENTSOE_HISTORY_START=history_start
+    )
+    assignments = " ".join(f"{k}={v}" for k, v in settings.items())
+    return f"cd {REPO_ROOT} && {assignments} make run; echo EXITED:$?"
 
 
-def _run_workers(instance: Instance) -> list[str]:
+def _run_workers(instance: MakeRunInstance) -> list[str]:
     """Run workers and step processes: the code server starts them with multiprocessing's spawn,
     the multiprocess executor with `dagster api execute_step`."""
     markers = ("spawn_main", "execute_run", "execute_step")
     return [c for c in instance.processes().values() if any(m in c for m in markers)]
 
 
-def _days_stored(instance: Instance, first: str, last: str) -> dict[str, int]:
+def _days_stored(instance: MakeRunInstance, first: str, last: str) -> dict[str, int]:
     try:
         with psycopg2.connect(instance.data_url(), connect_timeout=5) as conn, conn.cursor() as cur:
             cur.execute(
@@ -149,27 +96,17 @@ def terminal() -> Iterator[Terminal]:
 
 
 @pytest.fixture
-def instance() -> Iterator[Instance]:
-    # Under the checkout's .local: when the tests run as root, PostgreSQL runs as `postgres`, which
-    # must reach the directory (pytest's tmp_path is private to root).
-    local_dir = REPO_ROOT / ".local" / f"make-run-test-{uuid.uuid4().hex[:8]}"
-    local_dir.mkdir(parents=True)
-    inst = Instance(local_dir, free_port(), free_port(), free_port())
-    try:
+def instance() -> Iterator[MakeRunInstance]:
+    with private_make_run() as inst:
         yield inst
-    finally:
-        for pid in inst.processes():  # only if the test failed half-way: leave nothing running
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        shutil.rmtree(local_dir, ignore_errors=True)
 
 
-def _start(terminal: Terminal, instance: Instance, history_start: str) -> None:
-    terminal.type(instance.command(history_start))
+def _start(terminal: Terminal, instance: MakeRunInstance, history_start: str) -> None:
+    terminal.type(_command(instance, history_start))
     wait_for("the Dagster UI of `make run`", instance.ui_up, timeout=420, interval=2)
 
 
-def _stop(terminal: Terminal, instance: Instance, how: str) -> float:
+def _stop(terminal: Terminal, instance: MakeRunInstance, how: str) -> float:
     """Stops `make run` with Ctrl-C or a SIGTERM to make; returns the seconds until nothing of it runs."""
     running = instance.processes()
     assert running, "make run has no process to stop"
@@ -181,23 +118,14 @@ def _stop(terminal: Terminal, instance: Instance, how: str) -> float:
         assert len(make) == 1, f"expected one make process, found {make}"
         os.kill(make[0], signal.SIGTERM)
     wait_for(f"make run to exit after {how}", lambda: "EXITED:" in terminal.screen(), timeout=120, interval=1)
-    left = _wait_gone(instance, timeout=STOP_BUDGET_S)
+    left = instance.wait_gone()
     elapsed = time.monotonic() - started
     assert not left, f"still running {elapsed:.0f}s after {how}: " + "; ".join(c[:120] for c in left.values())
     return elapsed
 
 
-def _wait_gone(instance: Instance, timeout: float) -> dict[int, str]:
-    deadline = time.monotonic() + timeout
-    left = instance.processes()
-    while left and time.monotonic() < deadline:
-        time.sleep(0.5)
-        left = instance.processes()
-    return left
-
-
 def test_ctrl_c_and_sigterm_stop_everything_and_an_interrupted_fill_is_finished_by_the_next_run(
-    terminal: Terminal, instance: Instance
+    terminal: Terminal, instance: MakeRunInstance
 ) -> None:
     today = datetime.now(UTC).date()
     start = today - timedelta(days=HISTORY_DAYS)
