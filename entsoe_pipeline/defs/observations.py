@@ -28,6 +28,7 @@ from entsoe_pipeline.ingest import (
 from entsoe_pipeline.settings import Settings
 
 from .automation import observation_condition
+from .event_batching import pool_instance_connections
 from .partition_checks import partition_check_events
 from .partitions import backfill_policy_for, partitions_for
 from .resources import EntsoeApiResource, TimescaleResource
@@ -233,6 +234,7 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
     def _asset(
         context: dg.AssetExecutionContext, entsoe_api: EntsoeApiResource, timescale: TimescaleResource
     ) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization | dg.Output | dg.AssetCheckEvaluation]:
+        pool_instance_connections(context.instance)  # its events: a round trip each, not 3 connections
         windows = [
             PartitionWindow(k, *partitions_def.time_window_for_partition_key(k))
             for k in context.partition_keys
