@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -122,6 +122,10 @@ class Endpoint:
     # Revision sweeps: ENTSO-E revises values days to months after first publication, so recent
     # windows are read again daily, the last quarter weekly, and actual data's last year monthly.
     rereads: tuple[Reread, ...] = (DAILY_WEEK,)
+    # How long before its period starts ENTSO-E first publishes a window (forecasts; None: actual
+    # data, published as it happens). Before that, asking for the window is a wasted request
+    # answered "no matching data". The simulator publishes forecast blocks by this lead.
+    published_ahead: timedelta | None = None
 
     def params(self, area: Area) -> dict[str, str]:
         """Query parameters for this endpoint and area, without the time window and the token."""
@@ -159,6 +163,12 @@ NOMINAL_RESOLUTION: MappingProxyType[str, timedelta] = MappingProxyType(
 _MONTH = timedelta(days=28)
 _YEAR = timedelta(days=365)
 _LOAD_DOMAIN = ("outBiddingZone_Domain",)
+# Publication leads (Regulation 543/2013 and the day-ahead auction): day-ahead data with the noon
+# auction of the day before (12:00 UTC, as the simulator's day_ahead_horizon), week-ahead on the
+# Friday before the week, month-ahead a week before the month, year-ahead forecasts and margin
+# by mid-December (15 days before the year, as the simulator has it).
+_DAY_AHEAD_PUBLISHED = timedelta(hours=12)
+_YEAR_AHEAD_PUBLISHED = timedelta(days=15)
 _GEN_DOMAIN = ("in_Domain",)
 
 
@@ -202,6 +212,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         horizon=timedelta(days=1),
         late_publication=timedelta(days=7),
         rereads=(DAILY_WEEK, WEEKLY_QUARTER),
+        published_ahead=_DAY_AHEAD_PUBLISHED,
     ),
     Endpoint(
         name="week_ahead_load_forecast",
@@ -220,6 +231,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         unit="MAW",
         horizon=timedelta(days=7),
         late_publication=timedelta(days=14),
+        published_ahead=timedelta(days=3),
     ),
     Endpoint(
         name="month_ahead_load_forecast",
@@ -239,6 +251,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         horizon=timedelta(days=31),
         late_publication=timedelta(days=31),
         rereads=(WEEKLY_MONTH,),
+        published_ahead=timedelta(days=7),
     ),
     Endpoint(
         name="year_ahead_load_forecast",
@@ -258,6 +271,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         horizon=timedelta(days=366),
         late_publication=timedelta(days=60),
         rereads=(MONTHLY_YEAR,),
+        published_ahead=_YEAR_AHEAD_PUBLISHED,
     ),
     Endpoint(
         name="year_ahead_forecast_margin",
@@ -277,6 +291,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         horizon=timedelta(days=366),
         late_publication=timedelta(days=60),
         rereads=(MONTHLY_YEAR,),
+        published_ahead=_YEAR_AHEAD_PUBLISHED,
     ),
     Endpoint(
         name="actual_generation",
@@ -313,6 +328,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         horizon=timedelta(days=1),
         late_publication=timedelta(days=7),
         rereads=(DAILY_WEEK, WEEKLY_QUARTER),
+        published_ahead=_DAY_AHEAD_PUBLISHED,
     ),
     Endpoint(
         name="day_ahead_prices",
@@ -336,6 +352,7 @@ ENDPOINTS: MappingProxyType[str, Endpoint] = _endpoints(
         horizon=timedelta(days=1),
         late_publication=timedelta(days=7),
         rereads=(DAILY_WEEK, WEEKLY_QUARTER),
+        published_ahead=_DAY_AHEAD_PUBLISHED,
     ),
 )
 
@@ -478,6 +495,18 @@ def endpoint(name: str) -> Endpoint:
     if key in ENDPOINTS:
         return ENDPOINTS[key]
     raise _unknown("endpoint", name, list(ENDPOINTS))
+
+
+def published_by(endpoint: Endpoint, partition_start: datetime, now: datetime) -> bool:
+    """Whether ENTSO-E can have published any of a partition's data by ``now``.
+
+    The lead counts from the partition's start as its key names it (a UTC midnight). A local
+    period starts up to the area's UTC offset earlier, hours that fall between two refresh ticks
+    (defs/automation.py). Month- and year-ahead documents start on the period's first Monday, and
+    the simulator counts their lead from there: up to six days later than this, when the refresh
+    asks early (a few requests, not a lost publication).
+    """
+    return now >= partition_start - (endpoint.published_ahead or timedelta(0))
 
 
 def containers(a: Area) -> tuple[Area, ...]:

@@ -144,22 +144,11 @@ def _withheld(q: Query, start: datetime, end: datetime) -> bool:
     return any(a < end and b > start for a, b in q.no_data)
 
 
-# How long before its first day a forecast block is published (Regulation 543/2013: week-ahead every
-# Friday for the next week, month-ahead a week before the month, year-ahead and the forecast margin
-# by the 15th of the month before the year).
-_PUBLISHED_AHEAD = MappingProxyType(
-    {
-        "week_ahead_load_forecast": timedelta(days=3),
-        "month_ahead_load_forecast": timedelta(days=7),
-        "year_ahead_load_forecast": timedelta(days=15),
-        "year_ahead_forecast_margin": timedelta(days=15),
-    }
-)
-
-
 def _announced_blocks(q: Query, blocks: list[Interval]) -> list[Interval]:
-    """Forecast blocks published by ``q.now``: those starting within their publication lead."""
-    lead = _PUBLISHED_AHEAD[q.endpoint.name]
+    """Forecast blocks published by ``q.now``: those starting within the endpoint's publication lead
+    (catalogue ``Endpoint.published_ahead``; month- and year-ahead blocks start on their first
+    Monday, as ENTSO-E's documents do)."""
+    lead = q.endpoint.published_ahead or timedelta(0)
     return [(a, b) for a, b in blocks if a <= q.now + lead and not _withheld(q, a, b)]
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+import pytest
+from dagster._utils.schedules import cron_string_iterator
 
 from entsoe_pipeline import catalog
 from entsoe_pipeline.defs import Settings, build_defs
+from entsoe_pipeline.defs.automation import CADENCE_CRON, upcoming_crons
 from entsoe_pipeline.defs.partition_checks import check_evaluation
 from entsoe_pipeline.defs.partitions import partitions_for
+from entsoe_pipeline.storage.windows import next_window_start, window_start
 from entsoe_pipeline_tests.dagster.conftest import add_backfill, offline_resources, queue_backfill
 
 SETTINGS = Settings(
@@ -38,16 +43,18 @@ def _materialized(instance: dg.DagsterInstance, partitions) -> None:
         instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=KEY, partition=p))
 
 
-def _requested(result) -> list[str]:
-    return sorted(result.get_requested_partitions(KEY))
-
-
 class Ticks:
     """The automation sensor's evaluations, one after the other, on one instance."""
 
-    def __init__(self, instance: dg.DagsterInstance | None = None) -> None:
-        self.defs = _defs()
+    def __init__(
+        self,
+        instance: dg.DagsterInstance | None = None,
+        settings: Settings = SETTINGS,
+        key: dg.AssetKey = KEY,
+    ) -> None:
+        self.defs = build_defs(settings, resources=offline_resources())
         self.instance = instance or dg.DagsterInstance.ephemeral()
+        self.key = key
         self.cursor = None
 
     def at(self, moment: datetime) -> list[str]:
@@ -55,7 +62,11 @@ class Ticks:
             defs=self.defs, instance=self.instance, cursor=self.cursor, evaluation_time=moment
         )
         self.cursor = result.cursor
-        return _requested(result)
+        return sorted(result.get_requested_partitions(self.key))
+
+    def materialized(self, partitions: list[str]) -> None:
+        for p in partitions:
+            self.instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=self.key, partition=p))
 
     def everything_materialized(self, until: date) -> None:
         _materialized(self.instance, _days(SETTINGS.history_start, until))
@@ -218,3 +229,72 @@ def test_a_derived_partition_is_recomputed_when_its_upstream_partitions_were_upd
 
 def test_a_derived_partition_is_not_computed_from_values_a_blocking_check_found_implausible():
     assert _derived_requests(plausible=False) == []
+
+
+def _forecast_ticks(name: str, history_start: date) -> Ticks:
+    endpoint = catalog.endpoint(name)
+    settings = Settings(areas=(catalog.area("FR"),), endpoints=(endpoint,), history_start=history_start)
+    return Ticks(settings=settings, key=dg.AssetKey(["entsoe", name, "fr"]))
+
+
+def test_next_years_forecast_is_not_asked_for_before_mid_december():
+    ticks = _forecast_ticks("year_ahead_load_forecast", date(2025, 1, 1))
+    # Never materialized in January: this year's and last year's, not next year's.
+    assert ticks.at(datetime(2026, 1, 5, 9, tzinfo=UTC)) == ["2025", "2026"]
+    ticks.materialized(["2025", "2026"])
+    assert ticks.at(datetime(2026, 1, 5, 9, 1, tzinfo=UTC)) == []
+    assert ticks.at(datetime(2026, 1, 6, 3, 41, tzinfo=UTC)) == ["2026"]  # the daily 03:40 refresh
+    ticks.at(datetime(2026, 12, 16, 3, 30, tzinfo=UTC))
+    assert ticks.at(datetime(2026, 12, 16, 3, 41, tzinfo=UTC)) == ["2026"]
+    ticks.at(datetime(2026, 12, 16, 3, 42, tzinfo=UTC))
+    # Published 15 days before the year: from the 17th next year's is fetched with this year's.
+    assert ticks.at(datetime(2026, 12, 17, 3, 41, tzinfo=UTC)) == ["2026", "2027"]
+
+
+def test_next_years_margin_never_materialized_is_fetched_on_the_first_tick_after_publication():
+    ticks = _forecast_ticks("year_ahead_forecast_margin", date(2026, 1, 1))
+    assert ticks.at(datetime(2026, 12, 16, 12, tzinfo=UTC)) == ["2026"]
+    ticks.materialized(["2026"])
+    assert ticks.at(datetime(2026, 12, 16, 12, 1, tzinfo=UTC)) == []
+    assert ticks.at(datetime(2026, 12, 17, 3, 41, tzinfo=UTC)) == ["2026", "2027"]
+
+
+def test_tomorrows_day_ahead_forecast_is_asked_for_only_after_the_noon_auction():
+    ticks = _forecast_ticks("day_ahead_load_forecast", date(2026, 11, 20))
+    assert ticks.at(_at(11, 29, 5)) == _days(date(2026, 11, 20), date(2026, 11, 29))  # not the 30th
+    ticks.materialized(_days(date(2026, 11, 20), date(2026, 11, 29)))
+    assert ticks.at(_at(11, 29, 5, 1)) == []
+    assert ticks.at(_at(11, 29, 6, 21)) == ["2026-11-29"]  # today only on the 06:20 refresh
+    ticks.at(_at(11, 29, 6, 22))
+    assert ticks.at(_at(11, 29, 12, 21)) == ["2026-11-29", "2026-11-30"]
+    assert ticks.at(_at(11, 29, 12, 22)) == []
+
+
+def test_revision_sweeps_leave_out_the_partition_not_yet_published():
+    ticks = _forecast_ticks("day_ahead_load_forecast", date(2026, 11, 20))
+    ticks.at(_at(11, 29, 1))
+    ticks.materialized(_days(date(2026, 11, 20), date(2026, 11, 29)))
+    assert ticks.at(_at(11, 29, 2)) == []
+    # Sunday 02:50: the daily sweep of the last 7 days, without tomorrow (published at noon).
+    assert ticks.at(_at(11, 29, 2, 51)) == _days(date(2026, 11, 23), date(2026, 11, 29))
+
+
+@pytest.mark.parametrize("endpoint", [e for e in catalog.ENDPOINTS.values() if e.published_ahead])
+def test_the_next_partition_is_refreshed_on_exactly_the_cadence_ticks_after_its_publication(endpoint):
+    """Checked over two common years; a leap February opens a day early (upcoming_crons)."""
+    start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC)
+
+    def ticks(cron: str) -> set[datetime]:
+        return set(
+            itertools.takewhile(lambda t: t < end, cron_string_iterator(start.timestamp(), cron, "UTC"))
+        )
+
+    published = {
+        t
+        for t in ticks(CADENCE_CRON[endpoint.cadence])
+        if catalog.published_by(
+            endpoint, next_window_start(window_start(t, endpoint.granularity), endpoint.granularity), t
+        )
+    }
+    assert published
+    assert set().union(*(ticks(cron) for cron in upcoming_crons(endpoint))) == published

@@ -1,8 +1,9 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from entsoe_pipeline import catalog
+from entsoe_pipeline.simulator import periods
 
 
 def test_every_area_is_found_by_name_and_by_eic():
@@ -97,3 +98,45 @@ def test_a_german_control_area_is_nested_in_de_lu_and_through_it_in_de_at_lu():
     # Without DE_LU enabled, the control area is still inside DE_AT_LU.
     assert _nested("DE_AT_LU", "DE_TENNET") == {("DE_TENNET", "DE_AT_LU")}
     assert _nested("DE_LU", "AT") == set()
+
+
+def _utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("name", "partition_start", "first_published"),
+    [
+        ("day_ahead_load_forecast", _utc(2026, 1, 6), _utc(2026, 1, 5, 12)),  # the noon auction
+        ("wind_solar_forecast", _utc(2026, 1, 6), _utc(2026, 1, 5, 12)),
+        ("day_ahead_prices", _utc(2026, 1, 6), _utc(2026, 1, 5, 12)),
+        ("week_ahead_load_forecast", _utc(2026, 1, 12), _utc(2026, 1, 9)),  # the Friday before
+        ("month_ahead_load_forecast", _utc(2026, 3, 1), _utc(2026, 2, 22)),
+        ("year_ahead_load_forecast", _utc(2027, 1, 1), _utc(2026, 12, 17)),  # mid-December
+        ("year_ahead_forecast_margin", _utc(2027, 1, 1), _utc(2026, 12, 17)),
+        ("actual_load", _utc(2026, 1, 6), _utc(2026, 1, 6)),  # as it happens
+    ],
+)
+def test_a_partition_is_published_from_its_lead_before_its_start(name, partition_start, first_published):
+    endpoint = catalog.endpoint(name)
+    assert not catalog.published_by(endpoint, partition_start, first_published - timedelta(seconds=1))
+    assert catalog.published_by(endpoint, partition_start, first_published)
+    assert catalog.published_by(endpoint, partition_start, partition_start + timedelta(days=400))
+
+
+def test_actual_data_is_not_published_ahead():
+    assert {e.name for e in catalog.ENDPOINTS.values() if e.published_ahead is None} == {
+        "actual_load",
+        "actual_generation",
+    }
+
+
+@pytest.mark.parametrize("name", ["day_ahead_load_forecast", "wind_solar_forecast", "day_ahead_prices"])
+@pytest.mark.parametrize("tz", ["Europe/Lisbon", "Europe/Berlin", "Europe/Athens"])
+def test_day_ahead_publication_is_the_simulators_noon_auction(name, tz):
+    endpoint = catalog.endpoint(name)
+    tomorrow = _utc(2026, 7, 15)
+    for now in (_utc(2026, 7, 14, 11, 59), _utc(2026, 7, 14, 12)):
+        # The simulator publishes tomorrow (local) whole at the auction: the UTC partition's first day.
+        simulated = periods.day_ahead_horizon(now, tz) > tomorrow
+        assert catalog.published_by(endpoint, tomorrow, now) is simulated
