@@ -8,6 +8,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from entsoe_pipeline import catalog, storage
 from entsoe_pipeline.audit import audit
 from entsoe_pipeline.entsoe import EntsoeClient
@@ -18,6 +20,13 @@ from entsoe_pipeline.storage.windows import partition_windows
 ACTUAL = catalog.endpoint("actual_load")
 NL = catalog.area("NL")
 FIRST_FETCH = datetime(2024, 2, 12, 9, tzinfo=UTC)  # a Monday: 2024-02-01 .. 02-11 published
+
+
+@pytest.fixture
+def database_url(own_database_url: str) -> str:
+    """A database per test: the audit samples every stored window, whoever wrote it (in the
+    session's shared database, other tests' days that this simulator never published)."""
+    return own_database_url
 
 
 def _days(start: datetime, end: datetime) -> list[PartitionWindow]:
