@@ -178,12 +178,12 @@ def _partition_checks(
     ]
 
 
-def _run_checks(run: IngestResult, endpoint: Endpoint) -> list[dg.AssetCheckResult]:
-    """The per-run checks, over the documents of the whole run."""
+def _run_checks(run: IngestResult, points: pd.DataFrame, endpoint: Endpoint) -> list[dg.AssetCheckResult]:
+    """The per-run checks, over the documents of the whole run (``points``: all its points)."""
     # A problem of one answer may concern several of its partitions: count it once.
     problems = list(dict.fromkeys(p for part in run.partitions for p in part.problems))
     return [
-        _result("resolution_matches", quality.resolution_matches(_all_points(run), endpoint)),
+        _result("resolution_matches", quality.resolution_matches(points, endpoint)),
         _result("points_placed", quality.points_placed(problems, run.duplicates)),
     ]
 
@@ -243,7 +243,8 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
         run = _ingest(entsoe_api, timescale, endpoint, area, windows, now)
         stored = _stored_rows(timescale, endpoint, area, run.stored)
         # One summary of the run's points; each partition's preview is its slice of it.
-        summary = quality.daily_summary(_all_points(run))
+        points = _all_points(run)
+        summary = quality.daily_summary(points)
         metadata = {
             p.window.key: _partition_metadata(p, stored[p.window.key], run, summary) for p in run.stored
         }
@@ -263,9 +264,9 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
             context.add_asset_metadata(meta, partition_key=partition)
         if context.has_partition_key:  # Dagster files the results under the run's partition
             (results,) = checks.values()
-            yield dg.MaterializeResult(check_results=[*results, *_run_checks(run, endpoint)])
+            yield dg.MaterializeResult(check_results=[*results, *_run_checks(run, points, endpoint)])
         else:  # a range, even of one partition
-            yield dg.MaterializeResult(check_results=_run_checks(run, endpoint))
+            yield dg.MaterializeResult(check_results=_run_checks(run, points, endpoint))
             yield from partition_check_events(context, checks)
 
     return _asset

@@ -102,7 +102,6 @@ ON CONFLICT (hour) DO UPDATE SET
 @dataclass(frozen=True)
 class DerivedRows:
     rows: int
-    summary: dict[str, float | None]
     # Of the units the finished part of the window should hold (days of 24 paired hours, hours
     # summed over every area): how many it should hold, and how many are whole.
     expected: int = 0
@@ -140,12 +139,6 @@ def refresh_forecast_error(
         )
         cur.execute(_FORECAST_ERROR, {"area": area, "start": start, "end": end})
         rows = cur.rowcount
-        cur.execute(
-            "SELECT avg(mae_mw), avg(mape_percent), avg(bias_mw) FROM entsoe.load_forecast_error_daily "
-            "WHERE area = %s AND day >= %s::date AND day < %s::date",
-            (area, start, end),
-        )
-        mae, mape, bias = cur.fetchone() or (None, None, None)
         expected = _finished_part(start, end, until, timedelta(days=1))
         cur.execute(
             "SELECT count(*) FROM entsoe.load_forecast_error_daily "
@@ -159,8 +152,7 @@ def refresh_forecast_error(
             (area, start, end),
         )
         per_day = _per_day(cur.fetchall(), ("mae_mw", "mape_percent", "bias_mw", "hours"))
-    summary = {"mae_mw": mae, "mape_percent": mape, "bias_mw": bias}
-    return DerivedRows(rows, summary, expected, int(whole), per_day)
+    return DerivedRows(rows, expected, int(whole), per_day)
 
 
 def refresh_total_load(
@@ -188,12 +180,6 @@ def refresh_total_load(
             },
         )
         rows = cur.rowcount
-        cur.execute(
-            "SELECT max(load_mw), avg(load_mw), min(areas) FROM entsoe.total_load_hourly "
-            "WHERE hour >= %s AND hour < %s",
-            (start, end),
-        )
-        peak, mean, min_areas = cur.fetchone() or (None, None, None)
         expected = _finished_part(start, end, until, timedelta(hours=1))
         # Whole: every outermost area summed itself. A part standing in for its container's missing
         # value keeps the count of areas but not the coverage.
@@ -210,8 +196,7 @@ def refresh_total_load(
             (start, end),
         )
         per_day = _per_day(cur.fetchall(), ("peak_mw", "mean_mw", "min_areas"))
-    summary = {"peak_mw": peak, "mean_mw": mean, "min_areas": min_areas}
-    return DerivedRows(rows, summary, expected, int(whole), per_day)
+    return DerivedRows(rows, expected, int(whole), per_day)
 
 
 def _per_day(rows: Sequence[tuple], names: Sequence[str]) -> dict[str, dict[str, float | int]]:
