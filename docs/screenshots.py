@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from entsoe_pipeline_tests.fixtures import browser as ui_browser
-from entsoe_pipeline_tests.fixtures.live_dagster import gql
+from entsoe_pipeline_tests.fixtures.live_dagster import partition_stats
 from entsoe_pipeline_tests.fixtures.make_run import private_make_run
 from entsoe_pipeline_tests.fixtures.polling import wait_for
 
@@ -30,19 +30,11 @@ SERIES = ["entsoe", "actual_load", "de_lu"]
 FORECAST_ERROR = ["derived", "load_forecast_error", "de_lu"]
 HISTORY_DAYS = 120  # enough for the plots to show weeks, short enough to fill in a few minutes
 
-_STATS = """
-query Stats($key: AssetKeyInput!) {
-  assetNodeOrError(assetKey: $key) {
-    ... on AssetNode { partitionStats { numMaterialized numPartitions numFailed } }
-  }
-}
-"""
-
 
 def _filled(graphql_url: str) -> bool:
     """DE_LU actual load whole, and its forecast error computed for every day but perhaps today's."""
     for path, short in ((SERIES, 0), (FORECAST_ERROR, 1)):
-        stats = gql(graphql_url, _STATS, {"key": {"path": path}})["assetNodeOrError"]["partitionStats"]
+        stats = partition_stats(graphql_url, path)
         if stats["numMaterialized"] < stats["numPartitions"] - short:
             return False
     return True

@@ -26,7 +26,7 @@ from entsoe_pipeline_tests.fixtures.browser import (
     partition_counts,
     screenshot,
 )
-from entsoe_pipeline_tests.fixtures.live_dagster import gql, materialized, wait_backfill
+from entsoe_pipeline_tests.fixtures.live_dagster import gql, materialized, partition_stats, wait_backfill
 from entsoe_pipeline_tests.fixtures.make_run import MakeRunInstance, private_make_run
 from entsoe_pipeline_tests.fixtures.polling import wait_for
 
@@ -38,13 +38,6 @@ UNPUBLISHED_DAY = TODAY - timedelta(days=6)
 AREAS = [catalog.area(a).key for a in catalog.DEFAULT_AREAS]
 ENDPOINTS = list(catalog.LOAD_ENDPOINTS)
 
-_STATS = """
-query Stats($key: AssetKeyInput!) {
-  assetNodeOrError(assetKey: $key) {
-    ... on AssetNode { partitionStats { numMaterialized numPartitions numFailed numMaterializing } }
-  }
-}
-"""
 _CHECKS = """
 query Checks($key: AssetKeyInput!, $name: String!) {
   assetCheckExecutions(assetKey: $key, checkName: $name, limit: 100) {
@@ -90,11 +83,6 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
         opened.close()
 
 
-def _stats(ui: MakeRunInstance, path: list[str]) -> dict[str, int]:
-    node = gql(ui.graphql_url, _STATS, {"key": {"path": path}})["assetNodeOrError"]
-    return node["partitionStats"]
-
-
 def _days_with_rows(ui: MakeRunInstance, endpoint: str, area: str) -> set[str]:
     with psycopg2.connect(ui.data_url(), connect_timeout=10) as conn, conn.cursor() as cur:
         cur.execute(
@@ -111,7 +99,7 @@ def test_the_partitions_page_shows_filled_and_missing_partitions_as_the_store_ho
     path = ["entsoe", "actual_load", "nl"]
 
     def filling() -> bool:
-        stats = _stats(ui, path)
+        stats = partition_stats(ui.graphql_url, path)
         return (
             stats["numMaterialized"] > 0
             and stats["numMaterialized"] + stats["numFailed"] < stats["numPartitions"]
@@ -123,7 +111,7 @@ def test_the_partitions_page_shows_filled_and_missing_partitions_as_the_store_ho
     page.goto(asset_url(ui.ui_url, path, "partitions"))
     counts = partition_counts(page)
     screenshot(page, "partitions-page")
-    total = _stats(ui, path)["numPartitions"]
+    total = partition_stats(ui.graphql_url, path)["numPartitions"]
     assert sum(counts.values()) == total, counts
     assert counts["Materialized"] > 0 and counts["Missing"] > 0, counts
     # What the UI calls materialized is in TimescaleDB: every such day holds rows, except the day
