@@ -8,8 +8,9 @@ years of runs leave: every partition of every asset materialized, as Dagster's p
 cache holds it (written here directly: replaying 876,000 materializations would take hours, and a
 tick only reads the cache and the events after it).
 
-Ticks, measured with the storage as the daemon opens it (dagster-postgres holds no pool outside the
-webserver: a connection per storage call):
+Ticks, measured with dagster-postgres's own storage, which holds no pool outside the webserver (a
+connection per storage call; the project's storage, entsoe_pipeline/dagster_storage.py, pools in every
+process, as the "pooled" figure has it):
 
 * store sensor: the tick that first meets every hole (no cursor: one backfill of all 12,000 holes,
   every series confirmed) and the next one (median of 5), as store_sensor.py measures them with an
@@ -119,8 +120,8 @@ def write_backfill(dsn: str, go: Event, stop: Event, rows: Synchronized) -> None
 
 
 def postgres_instance(url: str, home: str, *, pooled: bool = False) -> dg.DagsterInstance:
-    """Dagster's storage on PostgreSQL as ``make run`` configures it: no pool, a connection per
-    storage call, as the daemon runs it; ``pooled``: connections held as the webserver holds them."""
+    """dagster-postgres's storage: no pool, a connection per storage call; ``pooled``: connections
+    held as the webserver holds them, and as the project's storage holds them in every process."""
     # SQLAlchemy maps plain postgresql:// to psycopg 3, which dagster-postgres does not use.
     pg_url = url.replace("postgresql://", "postgresql+psycopg2://", 1)
     Path(home, "dagster.yaml").write_text(

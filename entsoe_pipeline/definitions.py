@@ -4,8 +4,8 @@ import warnings
 
 import dagster as dg
 
+from entsoe_pipeline.dagster_storage import batch_event_writes
 from entsoe_pipeline.defs import build_defs
-from entsoe_pipeline.defs.event_batching import batch_event_writes
 
 # BackfillPolicy is marked beta in Dagster 1.13; the pipeline relies on it knowingly (API-sized
 # backfill runs), so this one warning would only repeat for every asset on every load.

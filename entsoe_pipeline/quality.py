@@ -175,12 +175,25 @@ def daily_summary(points: pd.DataFrame) -> pd.DataFrame:
 
 def summary_markdown(stats: pd.DataFrame, *, max_rows: int = 31) -> str:
     """A small markdown table of ``daily_summary`` rows, for materialization metadata."""
-    if stats.empty:
+    return markdown_table(summary_lines(stats), max_rows=max_rows)
+
+
+def summary_lines(stats: pd.DataFrame) -> list[str]:
+    """One markdown table row per ``daily_summary`` row: formatted once for a run's summary, then
+    sliced per partition (``markdown_table``)."""
+    return [
+        f"| {row.day!s} | {str(row.series) or '-'} | "
+        f"{row.min:,.1f} | {row.mean:,.1f} | {row.max:,.1f} | {row.count} |"
+        for row in stats.itertuples(index=False)
+    ]
+
+
+def markdown_table(lines: Sequence[str], *, max_rows: int = 31) -> str:
+    """The table of ``summary_lines`` rows: the last ``max_rows`` of them, saying so when cut."""
+    if not lines:
         return "_no points_"
-    lines = ["| day | series | min | mean | max | points |", "|---|---|---:|---:|---:|---:|"]
-    for row in stats.tail(max_rows).itertuples(index=False):
-        figures = f"{row.min:,.1f} | {row.mean:,.1f} | {row.max:,.1f} | {row.count}"
-        lines.append(f"| {row.day!s} | {str(row.series) or '-'} | {figures} |")
-    if len(stats) > max_rows:
-        lines.append(f"\n_last {max_rows} of {len(stats)} rows_")
-    return "\n".join(lines)
+    table = ["| day | series | min | mean | max | points |", "|---|---|---:|---:|---:|---:|"]
+    table += lines[-max_rows:]
+    if len(lines) > max_rows:
+        table.append(f"\n_last {max_rows} of {len(lines)} rows_")
+    return "\n".join(table)

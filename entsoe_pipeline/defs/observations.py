@@ -28,7 +28,6 @@ from entsoe_pipeline.ingest import (
 from entsoe_pipeline.settings import Settings
 
 from .automation import observation_condition
-from .event_batching import pool_instance_connections
 from .partition_checks import partition_check_events
 from .partitions import backfill_policy_for, partitions_for
 from .resources import EntsoeApiResource, TimescaleResource
@@ -234,7 +233,6 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
     def _asset(
         context: dg.AssetExecutionContext, entsoe_api: EntsoeApiResource, timescale: TimescaleResource
     ) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization | dg.Output | dg.AssetCheckEvaluation]:
-        pool_instance_connections(context.instance)  # its events: a round trip each, not 3 connections
         windows = [
             PartitionWindow(k, *partitions_def.time_window_for_partition_key(k))
             for k in context.partition_keys
@@ -242,11 +240,10 @@ def build_observation_asset(endpoint: Endpoint, area: Area, settings: Settings) 
         now = settings.clock()
         run = _ingest(entsoe_api, timescale, endpoint, area, windows, now)
         stored = _stored_rows(timescale, endpoint, area, run.stored)
-        # One summary of the run's points; each partition's preview is its slice of it.
         points = _all_points(run)
-        summary = quality.daily_summary(points)
+        previews = _Previews(quality.daily_summary(points))
         metadata = {
-            p.window.key: _partition_metadata(p, stored[p.window.key], run, summary) for p in run.stored
+            p.window.key: _partition_metadata(p, stored[p.window.key], run, previews) for p in run.stored
         }
         completeness = _completeness(timescale, endpoint, area, run.stored, now, settings.max_empty_tries)
         checks = {
@@ -305,8 +302,22 @@ def _stored_rows(
     return {p.window.key: c.stored for p, c in zip(parts, counts, strict=True)}
 
 
+class _Previews:
+    """Each partition's preview: its rows of one summary of the run's points, formatted once and
+    found by position (the summary is in time order). Hundreds of partitions do not each filter and
+    format a DataFrame."""
+
+    def __init__(self, summary: pd.DataFrame) -> None:
+        self._first = summary["first"]
+        self._lines = quality.summary_lines(summary)
+
+    def of(self, part: PartitionIngest) -> str:
+        begin, end = self._first.searchsorted([part.data_start, part.data_end])
+        return quality.markdown_table(self._lines[begin:end])
+
+
 def _partition_metadata(
-    part: PartitionIngest, stored_rows: int, run: IngestResult, summary: pd.DataFrame
+    part: PartitionIngest, stored_rows: int, run: IngestResult, previews: _Previews
 ) -> dict[str, Any]:
     """What the UI shows for one partition: its own figures, never the run's totals."""
     counts = part.counts
@@ -341,8 +352,7 @@ def _partition_metadata(
     # Numbers, so that the asset's Plots view charts them across partitions.
     meta.update({k: v for k, v in quality.partition_figures(points).items() if k != "points"})
     meta["unit"] = _UNITS.get(str(points["unit"].iloc[0]), str(points["unit"].iloc[0]))
-    days = summary[(summary["first"] >= part.data_start) & (summary["first"] < part.data_end)]
-    meta["preview"] = dg.MetadataValue.md(quality.summary_markdown(days))
+    meta["preview"] = dg.MetadataValue.md(previews.of(part))
     return meta
 
 

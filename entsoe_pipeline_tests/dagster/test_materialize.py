@@ -100,6 +100,11 @@ def test_a_range_run_fetches_once_and_records_each_partition(build_test_defs, da
         assert m.metadata["mean"].value == pytest.approx(mean, abs=0.05)
         assert (m.metadata["min"].value, m.metadata["max"].value) == (low, high)
         assert m.metadata["unit"].value == "MW"
+        # Its preview shows its own day alone, with the same figures.
+        preview = m.metadata["preview"].value
+        rows = [line for line in preview.splitlines() if line.startswith("| 2025-")]
+        assert [row.split(" | ")[0] for row in rows] == [f"| {m.partition}"], preview
+        assert f"{low:,.1f} | {mean:,.1f} | {high:,.1f} | 24 |" in rows[0]
 
 
 def test_checks_pass_on_a_complete_partition(build_test_defs):

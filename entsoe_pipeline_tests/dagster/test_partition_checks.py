@@ -17,8 +17,8 @@ import psycopg2
 import pytest
 
 from entsoe_pipeline import catalog
+from entsoe_pipeline.dagster_storage import batch_event_writes
 from entsoe_pipeline.defs import Settings, build_defs
-from entsoe_pipeline.defs.event_batching import batch_event_writes
 from entsoe_pipeline.defs.observations import observation_key
 from entsoe_pipeline.defs.partitions import partitions_for
 from entsoe_pipeline.simulator import SimulatorConfig, SimulatorServer

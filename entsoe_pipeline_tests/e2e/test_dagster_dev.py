@@ -70,14 +70,17 @@ def _dagster_dev(
     (home / "dagster.yaml").write_text(
         f"""
 storage:
-  postgres:
-    postgres_db:
-      hostname: {pg.hostname}
-      port: {pg.port}
-      username: {pg.username}
-      password: {pg.password}
-      db_name: {dagster_db}
-      scheme: postgresql+psycopg2
+  custom:
+    module: entsoe_pipeline.dagster_storage
+    class: EntsoePostgresStorage
+    config:
+      postgres_db:
+        hostname: {pg.hostname}
+        port: {pg.port}
+        username: {pg.username}
+        password: {pg.password}
+        db_name: {dagster_db}
+        scheme: postgresql+psycopg2
 concurrency:
   runs:
     max_concurrent_runs: 4

@@ -79,7 +79,7 @@ def test_variant_is_accepted_by_dagster_and_its_launcher(name: str) -> None:
     module, class_name = VARIANTS[name]
     config, launcher = _instance_and_launcher(REPO / "deploy" / name)
     assert type(launcher) is getattr(importlib.import_module(module), class_name)
-    assert config["storage"]["postgres"]["postgres_url"] == {"env": "DAGSTER_PG_URL"}
+    assert config["storage"]["custom"]["config"]["postgres_url"] == {"env": "DAGSTER_PG_URL"}
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))

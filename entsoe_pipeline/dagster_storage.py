@@ -1,0 +1,138 @@
+"""Dagster's instance storage for this project: dagster-postgres's, changed where a history fill on a
+small machine spent its time (dagster.yaml: ``storage: custom``, ``EntsoePostgresStorage``).
+
+* **Pooled connections in every process.** dagster-postgres keeps connections open only in the
+  webserver. Elsewhere (the daemon, each run worker) every event opens and closes connections of its
+  own, two or three per event, and PostgreSQL forks a server process for each. Here every process
+  that loads the instance holds a small pool, pinged at checkout so that a connection the server
+  dropped (a restart, an idle timeout) is replaced instead of failing the write.
+* **Batches stored as batches.** Dagster hands events over in batches only when
+  DAGSTER_EVENT_BATCH_SIZE is set; importing this module sets it in every process that loads the
+  instance, the daemon included (the code location sets it too, for deployments on another storage).
+* **Planned materializations in one INSERT.** Submitting a run, the backfill daemon records a planned
+  materialization for every partition of every asset of the run: 1,008 for a run of three assets over
+  336 days, 4,578 for the default history. dagster-postgres batches only materializations and
+  observations and writes these one at a time; here each asset's planned partitions of one batch go
+  in one INSERT, with the asset's row updated once, as dagster-postgres does for a batch of
+  materializations.
+
+Nothing public offers any of this, so the internals it relies on (``optimize_for_webserver``, the
+storages' ``_engine``, and the event log's batch-writing helpers) are used here alone.
+entsoe_pipeline_tests/dagster/test_dagster_storage.py fails if an upgrade changes them: it compares
+what the batch path stores with what dagster-postgres stores event by event, and counts connections.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg2
+import sqlalchemy
+from dagster import DagsterEventType, EventLogEntry
+from dagster_postgres import DagsterPostgresStorage, PostgresEventLogStorage
+from dagster_postgres.utils import get_token_provider_from_config, pg_url_from_config
+
+BATCH_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
+# A year of daily partitions of one asset fits in one batch; a value already set is kept.
+BATCH_SIZE = 1000
+POOL_RECYCLE_SECONDS = 3600
+# Beyond the one connection each storage keeps: for the threads of the daemon and of a run worker
+# that write at the same time.
+POOL_OVERFLOW = 8
+
+
+def batch_event_writes() -> None:
+    os.environ.setdefault(BATCH_VARIABLE, str(BATCH_SIZE))
+
+
+batch_event_writes()
+
+
+def _ping_at_checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    """SQLAlchemy's checkout hook: a connection the server has closed raises DisconnectionError,
+    on which the pool discards it and opens a new one."""
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except psycopg2.Error as error:
+        raise sqlalchemy.exc.DisconnectionError(str(error)) from error
+
+
+def pool_connections(storage: Any) -> None:
+    """Give one of dagster-postgres's storages a pool of connections kept open for the process,
+    without a statement timeout (a run's writes take as long as they take)."""
+    storage.optimize_for_webserver(
+        statement_timeout=0, pool_recycle=POOL_RECYCLE_SECONDS, max_overflow=POOL_OVERFLOW
+    )
+    sqlalchemy.event.listen(storage._engine, "checkout", _ping_at_checkout)
+
+
+def _planned_asset(event: EventLogEntry) -> str | None:
+    """The asset of a planned materialization for one partition; None for any other event."""
+    dagster_event = event.dagster_event
+    if (
+        dagster_event is None
+        or dagster_event.event_type != DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+        or dagster_event.asset_key is None
+        or dagster_event.partition is None
+    ):
+        return None
+    return dagster_event.asset_key.to_string()
+
+
+class PlannedBatchEventLogStorage(PostgresEventLogStorage):
+    """dagster-postgres's event log, storing a batch's planned materializations one INSERT per asset."""
+
+    def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        # Runs of consecutive events keep the batch's order (and so its event ids).
+        for asset, run in itertools.groupby(events, key=_planned_asset):
+            group = list(run)
+            if asset is None or len(group) == 1:
+                super().store_event_batch(group)
+            else:
+                self._store_planned(group)
+
+    def _store_planned(self, events: list[EventLogEntry]) -> None:
+        """What store_event does for each planned materialization, for all of one asset at once;
+        the asset's row records the last, as store_event_batch does for materializations."""
+        statement = self.prepare_insert_event_batch(events)
+        with self._connect() as conn:
+            ids = [int(row[0]) for row in conn.execute(statement.returning(statement.table.c.id))]
+        with self.index_transaction() as conn:
+            self._store_asset_event_tags(conn, events, ids)
+            self._store_asset_event(conn, events[-1], ids[-1])
+
+
+class EntsoePostgresStorage(DagsterPostgresStorage):
+    """dagster-postgres's storage with pooled connections and planned materializations batched.
+    Configured as dagster-postgres's (``postgres_url`` or ``postgres_db``)."""
+
+    def __init__(
+        self,
+        postgres_url: str,
+        should_autocreate_tables: bool = True,
+        inst_data: Any = None,
+        token_provider: Any = None,
+    ) -> None:
+        super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
+        self._planned_batch_event_log = PlannedBatchEventLogStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider
+        )
+        for storage in (self.run_storage, self._planned_batch_event_log, self.schedule_storage):
+            pool_connections(storage)
+
+    @classmethod
+    def from_config_value(cls, inst_data: Any, config_value: Any) -> EntsoePostgresStorage:
+        return cls(
+            pg_url_from_config(config_value),
+            config_value.get("should_autocreate_tables", True),
+            inst_data,
+            get_token_provider_from_config(config_value),
+        )
+
+    @property
+    def event_log_storage(self) -> PlannedBatchEventLogStorage:
+        return self._planned_batch_event_log
