@@ -15,7 +15,9 @@ Printed per latency, last lines ``name: value``:
 * ``history_fill_s``: that time;
 * ``api_floor_s``: the least time the API allows for the requests made: requests at the configured
   budget (ENTSOE_REQUESTS_PER_MINUTE, default 300; the burst ignored), or requests x latency / the
-  pool limit (concurrent requests), whichever is larger;
+  requests allowed in flight at once (ENTSOE_MAX_CONCURRENT_REQUESTS, default 2), whichever is
+  larger; ``max_in_flight``: the most requests the simulator had in hand at once, which must not
+  exceed that bound;
 * ``fill_vs_floor``: their ratio (targets: 3 at latency 0, 1.5 at 1 s);
 * runs, steps, requests, the median run's wall time, CPU seconds per run (all processes of
   `dagster dev` and their children, PostgreSQL not counted) and how busy the machine's CPUs were.
@@ -48,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks._database import admin_url, bench_database, say  # noqa: E402
 from entsoe_pipeline import catalog  # noqa: E402
 from entsoe_pipeline.defs.partitions import max_partitions_per_run, partitions_for  # noqa: E402
-from entsoe_pipeline.settings import DEFAULT_REQUESTS_PER_MINUTE, Settings  # noqa: E402
+from entsoe_pipeline.settings import DEFAULT_REQUESTS_PER_MINUTE, ApiSettings, Settings  # noqa: E402
 from entsoe_pipeline.simulator import SimulatorConfig  # noqa: E402
 from entsoe_pipeline_tests.fixtures.live_dagster import (  # noqa: E402
     DagsterDev,
@@ -59,7 +61,6 @@ from entsoe_pipeline_tests.fixtures.live_dagster import (  # noqa: E402
 )
 from entsoe_pipeline_tests.fixtures.processes import descendants  # noqa: E402
 
-POOL_LIMIT = 2  # dagster.yaml: concurrency.pools.default_limit
 TIMEOUT_S = float(os.environ.get("BENCH_BACKFILL_TIMEOUT_S", "2400"))
 POLL_S = 10.0  # the UI's partition status is not free: the webserver computes it per poll
 LOG_DIR = ROOT / ".local"
@@ -141,10 +142,12 @@ class Fill:
     cpu_s: float
     machine_busy: float
     rate_per_minute: float
+    concurrency: int
+    max_in_flight: int
 
     @property
     def floor_s(self) -> float:
-        return max(self.requests * 60 / self.rate_per_minute, self.requests * self.latency / POOL_LIMIT)
+        return max(self.requests * 60 / self.rate_per_minute, self.requests * self.latency / self.concurrency)
 
 
 def run_stats(url: str) -> tuple[int, int, int, float]:
@@ -158,6 +161,7 @@ def run_stats(url: str) -> tuple[int, int, int, float]:
 
 def fill(scope: Scope, latency: float, admin: str) -> Fill:
     rate = float(os.environ.get("ENTSOE_REQUESTS_PER_MINUTE") or DEFAULT_REQUESTS_PER_MINUTE)
+    concurrency = ApiSettings.from_env().max_concurrent_requests
     sim = RecordingSimulator(SimulatorConfig(latency_seconds=latency, max_requests_per_minute=400))
     home = Path(tempfile.mkdtemp(prefix="bench-backfill-home-"))
     name = f"dagster_bench_{os.getpid()}_{int(latency * 1000)}"
@@ -174,6 +178,7 @@ def fill(scope: Scope, latency: float, admin: str) -> Fill:
                 "ENTSOE_ENDPOINTS": ",".join(e.name for e in scope.endpoints),
                 "ENTSOE_HISTORY_START": scope.history_start.isoformat(),
                 "ENTSOE_REQUESTS_PER_MINUTE": f"{rate:g}",
+                "ENTSOE_MAX_CONCURRENT_REQUESTS": str(concurrency),
             }
             dev = DagsterDev(home, env, LOG_DIR / f"bench-backfill-{latency:g}s.log")
             try:
@@ -202,6 +207,7 @@ def fill(scope: Scope, latency: float, admin: str) -> Fill:
                 seconds = time.monotonic() - began
                 cpu1, busy1 = cpu_seconds(dev.process.pid), machine_busy()
                 requests = len(sim.answered())
+                max_in_flight = sim.max_in_flight
                 runs, failed, steps, median_run = run_stats(dev.url)
             finally:
                 dev.stop()
@@ -221,6 +227,8 @@ def fill(scope: Scope, latency: float, admin: str) -> Fill:
         cpu_s=cpu1 - cpu0,
         machine_busy=(busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]) * cores,
         rate_per_minute=rate,
+        concurrency=concurrency,
+        max_in_flight=max_in_flight,
     )
 
 
@@ -288,6 +296,7 @@ def main() -> int:
                 f"api_floor_s_{tag}": round(f.floor_s),
                 f"fill_vs_floor_{tag}": round(f.seconds / f.floor_s, 2) if f.floor_s else float("nan"),
                 f"requests_{tag}": f.requests,
+                f"max_in_flight_{tag}": f.max_in_flight,
                 f"runs_{tag}": f.runs,
                 f"runs_failed_{tag}": f.runs_failed,
                 f"steps_{tag}": f.steps,

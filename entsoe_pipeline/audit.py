@@ -180,7 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         storage.ensure_schema(dsn)
         budget = storage.SharedBudget(
-            dsn, api.base_url, api.token, api.requests_per_minute, default_burst(api.requests_per_minute)
+            dsn,
+            api.base_url,
+            api.token,
+            api.requests_per_minute,
+            default_burst(api.requests_per_minute),
+            concurrency=api.max_concurrent_requests,
         )
         try:
             with EntsoeClient(api.token, api.base_url, limiter=budget) as client:

@@ -93,6 +93,8 @@ SIMULATOR_API_URL = "http://127.0.0.1:8765/api"
 # For the token, shared through the database by every run (storage/api_budget.py). ENTSO-E bans a
 # token for 10 minutes above 400 requests a minute; 300 plus a burst of 10 stays well below.
 DEFAULT_REQUESTS_PER_MINUTE = 300.0
+# Requests in flight at once for one token, across every process (storage/api_budget.py).
+DEFAULT_MAX_CONCURRENT_REQUESTS = 2
 TOKEN_VARIABLE = "ENTSOE_API_TOKEN"
 
 
@@ -105,6 +107,7 @@ class ApiSettings:
     base_url: str
     requests_per_minute: float
     demo: bool
+    max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
@@ -116,10 +119,20 @@ class ApiSettings:
             requests_per_minute = float(rate) if rate else DEFAULT_REQUESTS_PER_MINUTE
         except ValueError:
             raise ValueError(f"ENTSOE_REQUESTS_PER_MINUTE={rate!r} is not a number") from None
+        concurrent = env.get("ENTSOE_MAX_CONCURRENT_REQUESTS", "").strip()
+        try:
+            max_concurrent = int(concurrent) if concurrent else DEFAULT_MAX_CONCURRENT_REQUESTS
+        except ValueError:
+            max_concurrent = 0
+        if max_concurrent < 1:
+            raise ValueError(
+                f"ENTSOE_MAX_CONCURRENT_REQUESTS={concurrent!r} is not a whole number of at least 1"
+            )
         return cls(
             token=DEMO_TOKEN if demo else token,
             base_url=env.get("ENTSOE_API_URL", "").strip()
             or (SIMULATOR_API_URL if demo else PRODUCTION_API_URL),
             requests_per_minute=requests_per_minute,
             demo=demo,
+            max_concurrent_requests=max_concurrent,
         )

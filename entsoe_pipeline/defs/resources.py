@@ -13,6 +13,7 @@ from entsoe_pipeline import storage
 from entsoe_pipeline.entsoe.client import EntsoeClient
 from entsoe_pipeline.entsoe.rate_limit import default_burst
 from entsoe_pipeline.settings import (
+    DEFAULT_MAX_CONCURRENT_REQUESTS,
     DEFAULT_REQUESTS_PER_MINUTE,
     PRODUCTION_API_URL,
     TOKEN_VARIABLE,
@@ -30,12 +31,15 @@ class EntsoeApiResource(dg.ConfigurableResource):
     base_url: str = PRODUCTION_API_URL
     # For the token, across every process that shares ``budget_dsn`` (settings.py).
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE
+    # Requests in flight at once for the token, across every process that shares ``budget_dsn``.
+    max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
     max_retries: int = 5
 
     @contextmanager
     def client(self, budget_dsn: str | None = None) -> Iterator[EntsoeClient]:
         """A client; with ``budget_dsn`` its requests draw from the budget every run shares through
-        that database, so concurrent runs together stay within ``requests_per_minute``."""
+        that database, so concurrent runs together stay within ``requests_per_minute`` and
+        ``max_concurrent_requests``."""
         budget = (
             storage.SharedBudget(
                 budget_dsn,
@@ -43,6 +47,7 @@ class EntsoeApiResource(dg.ConfigurableResource):
                 self.token,
                 self.requests_per_minute,
                 default_burst(self.requests_per_minute),
+                concurrency=self.max_concurrent_requests,
             )
             if budget_dsn
             else None
@@ -54,6 +59,8 @@ class EntsoeApiResource(dg.ConfigurableResource):
                 requests_per_minute=self.requests_per_minute,
                 max_retries=self.max_retries,
                 limiter=budget,
+                # A step's requests fill the slots the others leave free; all together stay within them.
+                parallel_requests=self.max_concurrent_requests,
             ) as client:
                 yield client
         finally:
@@ -91,6 +98,7 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             token=api.token if api.demo else dg.EnvVar(TOKEN_VARIABLE),
             base_url=api.base_url,
             requests_per_minute=api.requests_per_minute,
+            max_concurrent_requests=api.max_concurrent_requests,
         ),
         "timescale": TimescaleResource(database_url=dg.EnvVar("ENTSOE_DATABASE_URL")),
     }

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import email.utils
 import ipaddress
+import itertools
 import logging
 import random
 import re
+import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
@@ -204,13 +208,45 @@ def _short(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%MZ")
 
 
+class _RequestsAhead:
+    """The requests of a fetch's next chunks, sent while the current one is read: up to ``size`` in
+    flight at once (the limiter's slot bounds them across processes as well). Answers are taken in
+    chunk order, so the fetch reads them as if it had asked one after the other. Without a pool
+    (one request at a time) nothing is sent ahead."""
+
+    def __init__(self, pool: ThreadPoolExecutor | None, size: int) -> None:
+        self._pool = pool
+        self._size = size
+        self._futures: dict[tuple[datetime, datetime], Future[bytes]] = {}
+
+    def keep_going(
+        self, pending: deque[tuple[datetime, datetime]], get: Callable[[datetime, datetime], bytes]
+    ) -> None:
+        if self._pool is None:
+            return
+        for chunk in itertools.islice(pending, self._size):
+            if chunk not in self._futures:
+                self._futures[chunk] = self._pool.submit(get, *chunk)
+
+    def take(self, chunk: tuple[datetime, datetime]) -> bytes | None:
+        """The chunk's answer (raising what its request raised), or None if it was not sent ahead."""
+        future = self._futures.pop(chunk, None)
+        return None if future is None else future.result()
+
+    def cancel(self) -> None:
+        for future in self._futures.values():
+            future.cancel()
+
+
 class EntsoeClient:
     """Client of the ENTSO-E REST API (or of the bundled simulator, which speaks the same API).
 
     Use it as a context manager (or call ``close``) to release its HTTP connections.
 
     Without ``limiter`` the client draws from the process-wide bucket of its (base_url, token), at
-    ``requests_per_minute`` (the lowest rate any client of that bucket asked for). ``sleep``,
+    ``requests_per_minute`` (the lowest rate any client of that bucket asked for). A fetch of
+    several chunks has up to ``parallel_requests`` of them in flight at once, and reads the answers
+    in order. ``sleep``,
     ``clock`` (wall-clock epoch seconds, for "banned until" times) and ``rng`` (backoff jitter) are
     injectable so that tests need not wait. ``max_document_bytes`` caps every body (and the
     inflated members of a ZIP body); tests lower it.
@@ -233,6 +269,7 @@ class EntsoeClient:
         ban_wait_default: float = 600.0,
         max_document_bytes: int = MAX_DOCUMENT_BYTES,
         limiter: Limiter | None = None,
+        parallel_requests: int = 1,
         session: requests.Session | None = None,
         sleep: Callable[[float], object] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -243,6 +280,8 @@ class EntsoeClient:
             raise Unauthorized(f"No ENTSO-E API token was given. {TOKEN_HELP}")
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+        if parallel_requests < 1:
+            raise ValueError(f"parallel_requests must be >= 1, got {parallel_requests}")
         _check_transport(base_url, token)
         self._token = token
         self.base_url = base_url
@@ -253,6 +292,8 @@ class EntsoeClient:
         self.ban_wait_default = ban_wait_default
         self.max_document_bytes = max_document_bytes
         self.limiter = limiter or shared_limiter(base_url, token, requests_per_minute)
+        self.parallel_requests = parallel_requests
+        self._count_lock = threading.Lock()
         self._owns_session = session is None
         self._session = session or requests.Session()
         self._sleep = sleep
@@ -291,39 +332,43 @@ class EntsoeClient:
         empty: list[tuple[datetime, datetime]] = []
         problems: list[DocumentProblem] = []
         duplicates = 0
-        while pending:
-            chunk_start, chunk_end = pending.popleft()
-            try:
-                body = self._get(ep, ar, chunk_start, chunk_end, counter)
-            except NoMatchingData:
-                windows.append((chunk_start, chunk_end))
-                empty.append((chunk_start, chunk_end))
-                continue
-            except SpanTooLong as exc:
-                rejected = chunk_end - chunk_start
-                span = shrink_span(rejected, hint=exc.max_span_hint, reason_text=exc.reason_text)
-                if span is None:
-                    raise
-                self._learned_spans[ep.name] = min(span, self.max_span(ep))
-                logger.warning(
-                    "%s: the API refused a %s window (limit %s); using %s per request from now on",
-                    self._describe(ep, ar, chunk_start, chunk_end),
-                    _duration(rejected),
-                    exc.max_span_hint or "not stated",
-                    _duration(span),
+        with self._requests_ahead() as ahead:
+            while pending:
+                ahead.keep_going(pending, lambda s, e: self._get(ep, ar, s, e, counter))
+                chunk_start, chunk_end = pending.popleft()
+                try:
+                    body = ahead.take((chunk_start, chunk_end))
+                    if body is None:
+                        body = self._get(ep, ar, chunk_start, chunk_end, counter)
+                except NoMatchingData:
+                    windows.append((chunk_start, chunk_end))
+                    empty.append((chunk_start, chunk_end))
+                    continue
+                except SpanTooLong as exc:
+                    rejected = chunk_end - chunk_start
+                    span = shrink_span(rejected, hint=exc.max_span_hint, reason_text=exc.reason_text)
+                    if span is None:
+                        raise
+                    self._learned_spans[ep.name] = min(span, self.max_span(ep))
+                    logger.warning(
+                        "%s: the API refused a %s window (limit %s); using %s per request from now on",
+                        self._describe(ep, ar, chunk_start, chunk_end),
+                        _duration(rejected),
+                        exc.max_span_hint or "not stated",
+                        _duration(span),
+                    )
+                    pending = deque(split_window(chunk_start, end, span))
+                    continue
+                frame = parse_document(
+                    body,
+                    source=self._describe(ep, ar, chunk_start, chunk_end),
+                    max_bytes=self.max_document_bytes,
                 )
-                pending = deque(split_window(chunk_start, end, span))
-                continue
-            frame = parse_document(
-                body,
-                source=self._describe(ep, ar, chunk_start, chunk_end),
-                max_bytes=self.max_document_bytes,
-            )
-            # The source is redacted already; the sentences quote the document, which is the server's.
-            problems += (replace(p, what=self._redact(p.what)) for p in frame.attrs["problems"])
-            duplicates += frame.attrs["duplicates"]
-            frames.append(frame)
-            windows.append((chunk_start, chunk_end))
+                # The source is redacted already; the sentences quote the document, which is the server's.
+                problems += (replace(p, what=self._redact(p.what)) for p in frame.attrs["problems"])
+                duplicates += frame.attrs["duplicates"]
+                frames.append(frame)
+                windows.append((chunk_start, chunk_end))
         return FetchResult(
             points=_merge(frames, start, end),
             requests=counter[0],
@@ -362,6 +407,18 @@ class EntsoeClient:
     def __repr__(self) -> str:
         base_url = _redact_url(self.base_url, self._token)
         return f"EntsoeClient(base_url={base_url!r}, token={REDACTED!r}, limiter={self.limiter!r})"
+
+    @contextmanager
+    def _requests_ahead(self) -> Iterator[_RequestsAhead]:
+        if self.parallel_requests == 1:
+            yield _RequestsAhead(None, 1)
+            return
+        with ThreadPoolExecutor(self.parallel_requests, thread_name_prefix="entsoe-request") as pool:
+            ahead = _RequestsAhead(pool, self.parallel_requests)
+            try:
+                yield ahead
+            finally:
+                ahead.cancel()  # the pool's exit then waits for the requests already sent
 
     # -- one request, with retries ----------------------------------------------------------------
 
@@ -402,37 +459,47 @@ class EntsoeClient:
         """
         url = self.base_url
         for _hop in range(MAX_REDIRECTS + 1):
-            self.limiter.acquire()
-            counter[0] += 1
-            self.requests_made += 1
-            logger.debug("GET %s", self._redacted_url(url, params))
-            failure: _Retry | None = None
-            try:
-                # Redirects are followed below, only where the token may go.
-                response = self._session.get(
-                    url,
-                    params={**params, "securityToken": self._token},
-                    timeout=self.timeout,
-                    stream=True,
-                    allow_redirects=False,
-                )
-            except requests.Timeout as exc:
-                failure = _Retry(f"no answer in time ({type(exc).__name__})", Unavailable)
-            except requests.RequestException as exc:
-                failure = _Retry(
-                    f"connection failed ({type(exc).__name__}: {self._redact(str(exc))})", Unavailable
-                )
-            if failure is not None:
-                return failure
-            # Closing an unfinished streamed response drops its connection instead of reusing it.
-            with response:
-                if not response.is_redirect:
-                    body = self._read(response, where)
-                    return body if isinstance(body, _Retry) else self._classify(response, body, where)
-                url = self._redirect_target(response, url, where)
+            with self.limiter.slot():
+                answer = self._send(url, params, where, counter)
+            if not isinstance(answer, str):
+                return answer
+            url = answer
         raise RedirectRefused(
             f"{where}: more than {MAX_REDIRECTS} redirects in a row; check the API address (ENTSOE_API_URL)"
         )
+
+    def _send(self, url: str, params: dict[str, str], where: str, counter: list[int]) -> bytes | _Retry | str:
+        """One HTTP request, inside the limiter's slot: the body, a retryable failure, or the URL a
+        redirect leads to."""
+        self.limiter.acquire()
+        with self._count_lock:
+            counter[0] += 1
+            self.requests_made += 1
+        logger.debug("GET %s", self._redacted_url(url, params))
+        failure: _Retry | None = None
+        try:
+            # Redirects are followed below, only where the token may go.
+            response = self._session.get(
+                url,
+                params={**params, "securityToken": self._token},
+                timeout=self.timeout,
+                stream=True,
+                allow_redirects=False,
+            )
+        except requests.Timeout as exc:
+            failure = _Retry(f"no answer in time ({type(exc).__name__})", Unavailable)
+        except requests.RequestException as exc:
+            failure = _Retry(
+                f"connection failed ({type(exc).__name__}: {self._redact(str(exc))})", Unavailable
+            )
+        if failure is not None:
+            return failure
+        # Closing an unfinished streamed response drops its connection instead of reusing it.
+        with response:
+            if not response.is_redirect:
+                body = self._read(response, where)
+                return body if isinstance(body, _Retry) else self._classify(response, body, where)
+            return self._redirect_target(response, url, where)
 
     def _read(self, response: requests.Response, where: str) -> bytes | _Retry:
         """The body, read in chunks and refused as soon as it passes ``max_document_bytes``."""

@@ -7,10 +7,12 @@ therefore draw from one bucket: ``shared_limiter`` hands out one per (API URL, t
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 
@@ -19,6 +21,10 @@ class Limiter(Protocol):
 
     def acquire(self) -> float:
         """Block until a request may be sent; returns the seconds waited."""
+        ...
+
+    def slot(self) -> AbstractContextManager[object]:
+        """Held for the whole of one request: bounds the requests in flight at once."""
         ...
 
 
@@ -88,6 +94,11 @@ class RateLimiter:
         if wait > 0:
             self._sleep(wait)
         return wait
+
+    def slot(self) -> AbstractContextManager[object]:
+        """No bound: a process alone sends as its callers do (one request at a time per client).
+        The bound across processes is storage's SharedBudget."""
+        return contextlib.nullcontext()
 
     def _refill(self) -> None:
         now = self._clock()

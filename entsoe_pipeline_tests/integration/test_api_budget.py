@@ -1,5 +1,6 @@
 """The API request budget shared through the database: processes that use one token together stay
-within ``burst + rate * T`` requests in any interval T, however many of them fetch at once."""
+within ``burst + rate * T`` requests in any interval T, and within its bound on requests in flight,
+however many of them fetch at once."""
 
 from __future__ import annotations
 
@@ -61,10 +62,13 @@ from entsoe_pipeline.entsoe import EntsoeClient
 from entsoe_pipeline.entsoe.rate_limit import RateLimiter
 from entsoe_pipeline.storage import SharedBudget
 
-url, dsn, shared, first_day, n, rate, burst = sys.argv[1:]
-rate, burst = float(rate), int(burst)
+url, dsn, shared, first_day, n, rate, burst, concurrency = sys.argv[1:]
+rate, burst, concurrency = float(rate), int(burst), int(concurrency) or None
 token = "entsoe-simulator-demo-token"
-inner = SharedBudget(dsn, url, token, rate, burst) if shared == "1" else RateLimiter(rate, burst)
+inner = (
+    SharedBudget(dsn, url, token, rate, burst, concurrency=concurrency)
+    if shared == "1" else RateLimiter(rate, burst)
+)
 sent = []
 
 class Recording:
@@ -72,6 +76,9 @@ class Recording:
         waited = inner.acquire()
         sent.append(time.time())
         return waited
+
+    def slot(self):
+        return inner.slot()
 
 start = datetime.fromisoformat(first_day).replace(tzinfo=UTC)
 with EntsoeClient(token, url, limiter=Recording(), max_retries=0) as client:
@@ -81,8 +88,10 @@ print(json.dumps(sent))
 """
 
 
-def _fetch_concurrently(simulator_url: str, database_url: str, shared: bool) -> list[float]:
-    processes = [
+def _fetch_concurrently(
+    simulator_url: str, database_url: str, shared: bool, concurrency: int = 0, processes: int = PROCESSES
+) -> list[float]:
+    started = [
         subprocess.Popen(
             [
                 sys.executable,
@@ -95,20 +104,21 @@ def _fetch_concurrently(simulator_url: str, database_url: str, shared: bool) -> 
                 str(REQUESTS_EACH),
                 str(RATE),
                 str(BURST),
+                str(concurrency),
             ],
             cwd=REPO_ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for i in range(PROCESSES)
+        for i in range(processes)
     ]
     times: list[float] = []
-    for process in processes:
+    for process in started:
         out, err = process.communicate(timeout=120)
         assert process.returncode == 0, err[-2000:]  # a 429 would raise RateLimited: max_retries=0
         times += json.loads(out.strip().splitlines()[-1])
-    assert len(times) == PROCESSES * REQUESTS_EACH
+    assert len(times) == processes * REQUESTS_EACH
     return sorted(times)
 
 
@@ -139,3 +149,45 @@ def test_processes_sharing_a_token_stay_within_one_budget(make_simulator, databa
     # The same processes, each with a bucket of its own, go well beyond it: the check can fail.
     separate = _fetch_concurrently(simulator.url, database_url, shared=False)
     assert _excess(separate) > 10
+
+
+def test_processes_sharing_a_token_have_at_most_its_requests_in_flight(database_url):
+    """Four processes fetch at once from a simulator that takes 0.2 s per answer; with a bound of 2
+    the simulator never has more than 2 requests in hand, and without one it has more."""
+    from entsoe_pipeline.simulator import SimulatorConfig
+    from entsoe_pipeline_tests.fixtures.live_dagster import RecordingSimulator
+
+    storage.ensure_schema(database_url)
+    for concurrency, bounded in ((2, True), (0, False)):
+        simulator = RecordingSimulator(SimulatorConfig(latency_seconds=0.2, max_requests_per_minute=100_000))
+        try:
+            _fetch_concurrently(
+                simulator.url, database_url, shared=True, concurrency=concurrency, processes=4
+            )
+        finally:
+            simulator.stop()
+        if bounded:
+            assert simulator.max_in_flight == 2, f"{simulator.max_in_flight} requests were in flight at once"
+        else:
+            assert simulator.max_in_flight >= 3, "the check cannot fail: the processes never overlapped"
+
+
+def test_a_process_that_dies_holding_a_request_slot_gives_it_back(database_url):
+    storage.ensure_schema(database_url)
+    holder = SharedBudget(database_url, "http://a/api", "slot-test", RATE, BURST, concurrency=1)
+    waiter = SharedBudget(database_url, "http://a/api", "slot-test", RATE, BURST, concurrency=1)
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            holder.close()  # the holder's process dies while the waiter waits: its session ends
+
+    waiter._sleep = sleep  # type: ignore[method-assign]
+    try:
+        with holder.slot() as taken, waiter.slot() as second:
+            assert (taken, second) == (0, 0)
+        assert len(waits) == 3, "the waiter did not wait for the slot, or did not get it once freed"
+    finally:
+        holder.close()
+        waiter.close()

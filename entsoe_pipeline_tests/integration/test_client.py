@@ -9,6 +9,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 
 from entsoe_pipeline import catalog
@@ -24,7 +25,8 @@ from entsoe_pipeline.entsoe.errors import (
 )
 from entsoe_pipeline.entsoe.point_frame import COLUMNS
 from entsoe_pipeline.entsoe.rate_limit import RateLimiter
-from entsoe_pipeline.simulator import DEMO_TOKEN
+from entsoe_pipeline.simulator import DEMO_TOKEN, SimulatorConfig
+from entsoe_pipeline_tests.fixtures.live_dagster import RecordingSimulator
 from entsoe_pipeline_tests.fixtures.simulator import FIXED_NOW
 
 SECRET = "tok-5e3c1f9a-b7d2-distinctive"
@@ -405,3 +407,31 @@ def test_the_token_never_appears_in_errors_or_logs(make_simulator, caplog, name)
     for record in caplog.records:
         assert SECRET not in record.getMessage()
     assert SECRET not in caplog.text
+
+
+def test_a_fetch_of_many_chunks_has_its_requests_in_flight_together_and_reads_as_one_at_a_time():
+    sim = RecordingSimulator(SimulatorConfig(now=FIXED_NOW, token=SECRET, latency_seconds=0.2))
+    window = _days(datetime(2025, 1, 1, tzinfo=UTC), 112)  # 4 requests of 28 days
+    try:
+        with _client(sim.url) as client:
+            one_at_a_time = client.fetch("actual_load", "FR", *window)
+        assert sim.max_in_flight == 1
+        with _client(sim.url, parallel_requests=2) as client:
+            together = client.fetch("actual_load", "FR", *window)
+            assert client.requests_made == 4
+        assert sim.max_in_flight == 2
+    finally:
+        sim.stop()
+    assert together.requests == one_at_a_time.requests == 4
+    assert together.windows == one_at_a_time.windows
+    pd.testing.assert_frame_equal(together.points, one_at_a_time.points)
+
+
+def test_a_refused_request_among_several_in_flight_fails_the_fetch_as_it_would_alone(make_simulator):
+    sim = make_simulator(now=FIXED_NOW, token=SECRET)
+    with (
+        _client(sim.url, token="tok-not-the-one", parallel_requests=2) as client,
+        pytest.raises(Unauthorized),
+    ):
+        client.fetch("actual_load", "FR", *_days(datetime(2025, 1, 1, tzinfo=UTC), 112))
+    assert sim.request_count <= 2, "requests went on after the first refusal"

@@ -3,7 +3,7 @@ from datetime import date
 import pytest
 
 from entsoe_pipeline import catalog
-from entsoe_pipeline.settings import Settings
+from entsoe_pipeline.settings import ApiSettings, Settings
 
 
 def test_defaults_are_the_load_endpoints_for_three_areas():
@@ -38,3 +38,14 @@ def test_bad_history_start_names_the_variable():
 def test_bad_interval_names_the_variable():
     with pytest.raises(ValueError, match="ENTSOE_STORE_SENSOR_INTERVAL_SECONDS"):
         Settings.from_env({"ENTSOE_STORE_SENSOR_INTERVAL_SECONDS": "-5"})
+
+
+def test_requests_in_flight_default_to_two_and_come_from_the_environment():
+    assert ApiSettings.from_env({}).max_concurrent_requests == 2
+    assert ApiSettings.from_env({"ENTSOE_MAX_CONCURRENT_REQUESTS": " 3 "}).max_concurrent_requests == 3
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_a_bad_bound_on_requests_in_flight_names_the_variable(value):
+    with pytest.raises(ValueError, match=f"ENTSOE_MAX_CONCURRENT_REQUESTS='{value}'"):
+        ApiSettings.from_env({"ENTSOE_MAX_CONCURRENT_REQUESTS": value})
