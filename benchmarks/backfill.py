@@ -25,7 +25,9 @@ Printed per latency, last lines ``name: value``:
 Then the projection for every area of the catalogue x every endpoint x ten years: partitions,
 requests (one per API-sized chunk of each series), runs and steps as the backfill policies cut them,
 the hours at the API budget, and the fill's hours scaled from the one measured at latency 0, by
-requests (``fill_vs_floor`` x the floor) and by partitions (Dagster writes two events per partition).
+requests (``fill_vs_floor`` x the floor) and by partitions (Dagster writes two events per partition);
+for each latency above 0, the floor of the projected requests at that latency and the fill at the
+ratio measured there.
 """
 
 from __future__ import annotations
@@ -324,6 +326,15 @@ def main() -> int:
             "projection_fill_hours_10y_by_partitions": round(everything.partitions * per_partition / 3600, 1),
         }
     )
+    # At a latency, the floor is the requests in flight (the real API answers in about a second):
+    # the projection's requests at that floor, times the ratio measured at that latency.
+    for f in fills:
+        if f.latency > 0 and f.finished and f.floor_s:
+            floor_hours = max(everything.floor_hours, everything.requests * f.latency / f.concurrency / 3600)
+            figures[f"projection_api_floor_hours_10y_latency_{f.latency:g}s"] = round(floor_hours, 1)
+            figures[f"projection_fill_hours_10y_latency_{f.latency:g}s"] = round(
+                floor_hours * f.seconds / f.floor_s, 1
+            )
     for key, value in figures.items():
         print(f"{key}: {value}", flush=True)
     return 0 if all(f.finished and not f.runs_failed for f in fills) else 1
