@@ -132,6 +132,10 @@ def main() -> None:
     ratios = {}
     for baseline in ("entsoe_py", "lxml"):
         both = [d for d in documents if baseline in d.seconds]
+        if not both:  # --no-entsoe-py
+            ratios[baseline] = float("nan")
+            print(f"{baseline}: not measured")
+            continue
         points = sum(d.points for d in both)
         ours, theirs = (sum(d.seconds[k] for d in both) for k in ("parse", baseline))
         ratios[baseline] = theirs / ours if ours else float("nan")
