@@ -123,16 +123,13 @@ def ingest_partitions(
             part.no_data = _covered(part.data_start, part.data_end, empty)
         else:
             with_points.append(part)
-    # One connection for the run. Each partition is stored whole or not at all: all of them in one
-    # COPY where the store holds nothing of their range yet (a history fill), else one transaction
-    # each, which merges and counts what changed. Hundreds of partitions do not each pay for a
-    # connection and a transaction.
+    # One connection for the run. Each partition is stored whole or not at all: in one COPY with its
+    # neighbours where the store holds nothing of their range yet (a history fill), else in a
+    # transaction of its own, which merges and counts what changed. Hundreds of partitions do not
+    # each pay for a connection and a transaction.
     with storage.session(dsn) as conn:
-        if not _insert_all_new(conn, endpoint, area, with_points, now):
-            for part in with_points:
-                part.counts = storage.upsert_points(
-                    conn, endpoint.name, area.eic, part.points, fetched_at=now
-                )
+        for part in _insert_new(conn, endpoint, area, with_points, now):
+            part.counts = storage.upsert_points(conn, endpoint.name, area.eic, part.points, fetched_at=now)
         for part in with_points:
             storage.forget_empty_windows(conn, endpoint.name, area.eic, part.data_start, part.data_end)
         # An empty answer for a window that may still be published late says nothing yet.
@@ -147,19 +144,23 @@ def ingest_partitions(
     )
 
 
-def _insert_all_new(
+def _insert_new(
     conn: storage.Connection, endpoint: Endpoint, area: Area, parts: Sequence[PartitionIngest], now: datetime
-) -> bool:
-    """Store the partitions' points in one COPY if their range holds no rows yet; False, with
-    nothing written, if it does. Every point is then new: a partition's count is its points."""
+) -> list[PartitionIngest]:
+    """Store in one COPY the partitions' points if their range holds no rows yet, every point then
+    being new; where it holds some (the newest days a refill brought, a neighbour's), the halves are
+    tried in turn. Returns the partitions left to merge: single ones whose range holds rows."""
     if len(parts) < 2:
-        return False
+        return list(parts)
     batch = pd.concat([p.points for p in parts], ignore_index=True)
-    if storage.insert_new_points(conn, endpoint.name, area.eic, batch, fetched_at=now) is None:
-        return False
-    for part in parts:
-        part.counts = storage.UpsertCounts(len(part.points), 0, 0)
-    return True
+    if storage.insert_new_points(conn, endpoint.name, area.eic, batch, fetched_at=now) is not None:
+        for part in parts:
+            part.counts = storage.UpsertCounts(len(part.points), 0, 0)
+        return []
+    middle = len(parts) // 2
+    return _insert_new(conn, endpoint, area, parts[:middle], now) + _insert_new(
+        conn, endpoint, area, parts[middle:], now
+    )
 
 
 def _fetch_isolating(

@@ -166,3 +166,39 @@ def test_a_history_range_is_stored_in_one_write_and_counted_per_partition_like_a
         "AND time < %s ORDER BY time",
         (ACTUAL.name, area.eic, start, start + timedelta(days=40)),
     )
+
+
+def test_a_range_around_stored_days_is_copied_around_them_and_merged_only_where_they_are(
+    make_simulator, own_database_url, monkeypatch
+):
+    """A refill stored the newest day before the history run over it: only that day is merged, the
+    other partitions of the run still go in COPYs, and every partition counts its own points."""
+    dsn = own_database_url
+    storage.ensure_schema(dsn)
+    sim = make_simulator()
+    area = catalog.area("NL")
+    start = datetime(2024, 2, 1, tzinfo=UTC)
+    windows = _windows(ACTUAL, start, start + timedelta(days=40), "%Y-%m-%d")
+    now = datetime(2024, 6, 1, tzinfo=UTC)
+    _ingest(sim.url, dsn, ACTUAL, area, [windows[29]], now)
+    merged: list[datetime] = []
+    upsert = storage.upsert_points
+
+    def spy(conn, endpoint, eic, points, **options):  # type: ignore[no-untyped-def]
+        merged.append(points["time"].min())
+        return upsert(conn, endpoint, eic, points, **options)
+
+    monkeypatch.setattr(storage, "upsert_points", spy)
+    fill = _ingest(sim.url, dsn, ACTUAL, area, windows, now)
+    # Halving down to the stored day leaves a neighbour or two alone, merged (a transaction each
+    # either way); the other partitions went in COPYs.
+    assert windows[29].start in merged and len(merged) <= 3, f"merged {merged}"
+    counts = [(p.counts.inserted, p.counts.unchanged) for p in fill.partitions]
+    assert counts == [(96, 0)] * 29 + [(0, 96)] + [(96, 0)] * 10
+    stored = query(
+        dsn,
+        "SELECT count(*) FROM entsoe.observations "
+        "WHERE endpoint = %s AND area = %s AND time >= %s AND time < %s",
+        (ACTUAL.name, area.eic, start, start + timedelta(days=40)),
+    )
+    assert stored == [(40 * 96,)]
