@@ -134,6 +134,16 @@ def test_a_local_year_lands_in_its_partition_with_the_week_its_short_period_left
     assert [(c.expected, c.stored) for c in counts] == [(104, 104), (104, 104)]
 
 
+# NL actual load, 40 days of quarter-hours (no DST change), fetched as of a later day.
+_NL_START = datetime(2024, 2, 1, tzinfo=UTC)
+NL_RANGE = (
+    catalog.area("NL"),
+    _NL_START,
+    _windows(ACTUAL, _NL_START, _NL_START + timedelta(days=40), "%Y-%m-%d"),
+    datetime(2024, 6, 1, tzinfo=UTC),
+)
+
+
 def test_a_history_range_is_stored_in_one_write_and_counted_per_partition_like_a_merge(
     make_simulator, own_database_url
 ):
@@ -142,10 +152,7 @@ def test_a_history_range_is_stored_in_one_write_and_counted_per_partition_like_a
     dsn = own_database_url
     storage.ensure_schema(dsn)
     sim = make_simulator()
-    area = catalog.area("NL")
-    start = datetime(2024, 2, 1, tzinfo=UTC)
-    windows = _windows(ACTUAL, start, start + timedelta(days=40), "%Y-%m-%d")
-    now = datetime(2024, 6, 1, tzinfo=UTC)
+    area, start, windows, now = NL_RANGE
     fill = _ingest(sim.url, dsn, ACTUAL, area, windows, now)
     assert not fill.failed
     assert [p.counts.inserted for p in fill.partitions] == [len(p.points) for p in fill.partitions]
@@ -176,10 +183,7 @@ def test_a_range_around_stored_days_is_copied_around_them_and_merged_only_where_
     dsn = own_database_url
     storage.ensure_schema(dsn)
     sim = make_simulator()
-    area = catalog.area("NL")
-    start = datetime(2024, 2, 1, tzinfo=UTC)
-    windows = _windows(ACTUAL, start, start + timedelta(days=40), "%Y-%m-%d")
-    now = datetime(2024, 6, 1, tzinfo=UTC)
+    area, start, windows, now = NL_RANGE
     _ingest(sim.url, dsn, ACTUAL, area, [windows[29]], now)
     merged: list[datetime] = []
     upsert = storage.upsert_points
