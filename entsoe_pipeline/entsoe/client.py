@@ -246,10 +246,9 @@ class EntsoeClient:
     Without ``limiter`` the client draws from the process-wide bucket of its (base_url, token), at
     ``requests_per_minute`` (the lowest rate any client of that bucket asked for). A fetch of
     several chunks has up to ``parallel_requests`` of them in flight at once, and reads the answers
-    in order. ``sleep``,
-    ``clock`` (wall-clock epoch seconds, for "banned until" times) and ``rng`` (backoff jitter) are
-    injectable so that tests need not wait. ``max_document_bytes`` caps every body (and the
-    inflated members of a ZIP body); tests lower it.
+    in order. ``sleep``, ``clock`` (wall-clock epoch seconds, for "banned until" times) and ``rng``
+    (backoff jitter) are injectable so that tests need not wait. ``max_document_bytes`` caps every
+    body (and the inflated members of a ZIP body); tests lower it.
 
     Raises InsecureTransport when ``base_url`` is plain http:// to another machine and the token is
     not the simulator's.
