@@ -119,20 +119,13 @@ class ApiSettings:
             requests_per_minute = float(rate) if rate else DEFAULT_REQUESTS_PER_MINUTE
         except ValueError:
             raise ValueError(f"ENTSOE_REQUESTS_PER_MINUTE={rate!r} is not a number") from None
-        concurrent = env.get("ENTSOE_MAX_CONCURRENT_REQUESTS", "").strip()
-        try:
-            max_concurrent = int(concurrent) if concurrent else DEFAULT_MAX_CONCURRENT_REQUESTS
-        except ValueError:
-            max_concurrent = 0
-        if max_concurrent < 1:
-            raise ValueError(
-                f"ENTSOE_MAX_CONCURRENT_REQUESTS={concurrent!r} is not a whole number of at least 1"
-            )
         return cls(
             token=DEMO_TOKEN if demo else token,
             base_url=env.get("ENTSOE_API_URL", "").strip()
             or (SIMULATOR_API_URL if demo else PRODUCTION_API_URL),
             requests_per_minute=requests_per_minute,
             demo=demo,
-            max_concurrent_requests=max_concurrent,
+            max_concurrent_requests=_int(
+                env, "ENTSOE_MAX_CONCURRENT_REQUESTS", DEFAULT_MAX_CONCURRENT_REQUESTS
+            ),
         )

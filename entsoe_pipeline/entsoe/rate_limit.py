@@ -96,8 +96,8 @@ class RateLimiter:
         return wait
 
     def slot(self) -> AbstractContextManager[object]:
-        """No bound: a process alone sends as its callers do (one request at a time per client).
-        The bound across processes is storage's SharedBudget."""
+        """No bound: a process alone has as many requests in flight as its clients send
+        (``parallel_requests`` each). The bound across processes is storage's SharedBudget."""
         return contextlib.nullcontext()
 
     def _refill(self) -> None:
