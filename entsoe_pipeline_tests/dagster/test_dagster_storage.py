@@ -1,8 +1,9 @@
 """The project's Dagster storage (entsoe_pipeline/dagster_storage.py, dagster.yaml ``storage: custom``):
 a range run's materializations in one batch, a submitted run's planned materializations in one INSERT
-per asset with the same partition status as dagster-postgres's event-by-event writes, and connections
-pooled in every process, a dropped one replaced. These fail if a Dagster upgrade changes the internals
-the storage relies on."""
+per asset and its per-partition check results written together, each with the same event log, partition
+status and check status as dagster-postgres's event-by-event writes, and connections pooled in every
+process, a dropped one replaced. These fail if a Dagster upgrade changes the internals the storage
+relies on."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from entsoe_pipeline.dagster_storage import (
 )
 from entsoe_pipeline.defs import Settings, build_defs
 from entsoe_pipeline.defs.observations import observation_key
+from entsoe_pipeline.defs.partition_checks import partition_check_events
 from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
 
 from .conftest import make_resources
@@ -188,6 +190,167 @@ def test_a_runs_planned_materializations_are_one_insert_per_asset_and_read_as_da
         first.key: {dg.AssetPartitionStatus.FAILED},
         second.key: {dg.AssetPartitionStatus.FAILED},
     }
+
+
+CHECKED_DAYS = DAYS.get_partition_keys_in_range(dg.PartitionKeyRange("2025-02-01", "2025-02-20"))
+
+
+@dg.asset(
+    partitions_def=DAYS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    check_specs=[
+        dg.AssetCheckSpec("even_day", asset="checked", partitions_def=DAYS),
+        dg.AssetCheckSpec("sane", asset="checked", partitions_def=DAYS, blocking=True),
+    ],
+)
+def checked(context):  # type: ignore[no-untyped-def]
+    """Reports its check results per partition as the ENTSO-E assets do: odd days fail one check."""
+    for key in context.partition_keys:
+        context.add_asset_metadata({"day": key}, partition_key=key)
+    yield dg.MaterializeResult()
+    yield from partition_check_events(
+        context,
+        {
+            key: [
+                dg.AssetCheckResult(check_name="even_day", passed=int(key[-2:]) % 2 == 0),
+                dg.AssetCheckResult(check_name="sane", passed=True, metadata={"day": key}),
+            ]
+            for key in context.partition_keys
+        },
+    )
+
+
+def _check_state(instance: dg.DagsterInstance, name: str) -> dict[str, str]:
+    """Each partition's status of a check, as the UI's Checks tab and automation conditions read it."""
+    key = dg.AssetCheckKey(checked.key, name)
+    state = instance.event_log_storage.get_asset_check_state([(key, DAYS)])[key]
+    return {
+        partition: status.value
+        for status, subset in state.subsets.items()
+        for partition in subset.subset_value.get_partition_keys()
+    }
+
+
+def _check_executions(instance: dg.DagsterInstance, name: str) -> list[tuple]:
+    """The check's executions as its history lists them: partition, status, what the stored
+    evaluation says and whether it points at a materialization of its partition."""
+    history = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(checked.key, name), limit=1000
+    )
+    rows = []
+    for record in history:
+        assert record.event is not None and record.event.dagster_event is not None
+        evaluation = record.event.dagster_event.asset_check_evaluation_data
+        target = evaluation.target_materialization_data
+        materialization = (
+            instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=checked.key, storage_ids=[target.storage_id]), limit=1
+            ).records
+            if target
+            else []
+        )
+        rows.append(
+            (
+                record.partition,
+                record.status.value,
+                evaluation.partition,
+                evaluation.passed,
+                [m.partition_key for m in materialization],
+            )
+        )
+    return sorted(rows)
+
+
+def _event_log(instance: dg.DagsterInstance, run_id: str) -> list[tuple]:
+    """The run's events in storage order: type, asset and partition (a check result's own)."""
+    out = []
+    for record in instance.get_records_for_run(run_id, limit=100_000).records:
+        event = record.event_log_entry.dagster_event
+        if event is None:
+            continue
+        partition = (
+            event.asset_check_evaluation_data.partition
+            if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+            else event.partition
+        )
+        out.append(
+            (event.event_type_value, event.asset_key.to_user_string() if event.asset_key else None, partition)
+        )
+    return out
+
+
+def test_a_runs_check_results_per_partition_are_written_together_and_read_as_dagster_postgres_reads_them(
+    postgres_instances, monkeypatch
+):
+    monkeypatch.delenv(BATCH_VARIABLE, raising=False)
+    batch_event_writes()
+    writes = _batch_sizes(monkeypatch, PlannedBatchEventLogStorage, "_store_check_results")
+    one_by_one: list[int | None] = []
+    original = PlannedBatchEventLogStorage._update_asset_check_evaluation
+
+    def update_one(self, event, event_id):  # type: ignore[no-untyped-def]
+        one_by_one.append(event_id)
+        return original(self, event, event_id)
+
+    # dagster-postgres's own update of one result, which the project's storage uses only for results
+    # without a planned row.
+    monkeypatch.setattr(PlannedBatchEventLogStorage, "_update_asset_check_evaluation", update_one)
+    seen = {}
+    for kind in ("plain", "project"):
+        instance = postgres_instances(kind)
+        result = dg.materialize(
+            [checked],
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": CHECKED_DAYS[0],
+                "dagster/asset_partition_range_end": CHECKED_DAYS[-1],
+            },
+        )
+        assert result.success
+        seen[kind] = (
+            {name: _check_state(instance, name) for name in ("even_day", "sane")},
+            {name: _check_executions(instance, name) for name in ("even_day", "sane")},
+            _event_log(instance, result.run_id),
+        )
+    assert writes == [2 * len(CHECKED_DAYS)], f"expected the run's check results in one write: {writes}"
+    assert not one_by_one, f"{len(one_by_one)} results missed their planned rows and were updated one by one"
+    assert seen["project"] == seen["plain"]
+    states, executions, _ = seen["project"]
+    assert states["sane"] == dict.fromkeys(CHECKED_DAYS, "SUCCEEDED")
+    assert states["even_day"] == {d: "SUCCEEDED" if int(d[-2:]) % 2 == 0 else "FAILED" for d in CHECKED_DAYS}
+    assert [row[4] for row in executions["sane"]] == [[d] for d in CHECKED_DAYS], (
+        "each result points at its own partition's materialization"
+    )
+
+
+def test_a_check_result_without_a_planned_row_is_stored_as_dagster_postgres_stores_it(postgres_instances):
+    """A run whose planned check rows are missing (none recorded for it): the result is inserted."""
+    instance = postgres_instances("project")
+    result = dg.materialize(
+        [checked],
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": "2025-03-01",
+            "dagster/asset_partition_range_end": "2025-03-02",
+        },
+    )
+    evaluation = next(
+        r.event_log_entry
+        for r in instance.get_records_for_run(
+            result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+    )
+    storage = instance.event_log_storage
+    storage.store_event(evaluation._replace(run_id="a-run-without-planned-checks"))
+    storage.flush_check_results()
+    key = evaluation.dagster_event.asset_check_evaluation_data.asset_check_key
+    history = storage.get_asset_check_execution_history(key, limit=10)
+    assert [(r.run_id, r.status.value) for r in history if r.run_id == "a-run-without-planned-checks"] == [
+        (
+            "a-run-without-planned-checks",
+            "SUCCEEDED" if evaluation.dagster_event.asset_check_evaluation_data.passed else "FAILED",
+        )
+    ]
 
 
 def _sessions_ended(admin_url: str, database: str) -> int:
