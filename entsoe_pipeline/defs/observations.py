@@ -348,7 +348,8 @@ def _partition_metadata(
     meta["first_point"] = dg.MetadataValue.timestamp(points["time"].min().to_pydatetime())
     meta["last_point"] = dg.MetadataValue.timestamp(points["time"].max().to_pydatetime())
     meta["resolution"] = ", ".join(sorted(set(points["resolution"])))
-    meta["series"] = int(points[["business_type", "psr_type", "variant"]].drop_duplicates().shape[0])
+    kinds = (points[c].to_numpy() for c in ("business_type", "psr_type", "variant"))
+    meta["series"] = len(set(zip(*kinds, strict=True)))
     # Numbers, so that the asset's Plots view charts them across partitions.
     meta.update({k: v for k, v in quality.partition_figures(points).items() if k != "points"})
     meta["unit"] = _UNITS.get(str(points["unit"].iloc[0]), str(points["unit"].iloc[0]))
