@@ -18,11 +18,11 @@ small machine spent its time (dagster.yaml: ``storage: custom``, ``EntsoePostgre
 * **A run's per-partition check results written together.** Dagster hands check results over one
   at a time (it never batches them): a history run of three assets over 336 days reports 2,016, and
   writing each (an INSERT, a NOTIFY nobody listens to, an UPDATE of its planned row, a transaction
-  apiece) took a third of the run. Here consecutive check results of a run for one partition each
-  are held until the run's next other event (the step's end, at the latest) or 1,000 of them, then
-  written in one INSERT and one transaction of UPDATEs. Readers see them a moment later, in the
-  same order and with the same rows; a run worker killed in that moment loses them with the run,
-  which is then launched again.
+  apiece) took a third of the run. Here a run's results about single partitions are held until an
+  event of another kind comes (the step's end, at the latest) or 1,000 are held, then written in one
+  INSERT and one transaction of UPDATEs. Readers see them a moment later, in the same order and in
+  the same rows. A run worker killed in that moment loses them with the run, which is launched
+  again (dagster.yaml: run_retries); a failed write raises at that next event.
 
 Nothing public offers any of this, so the internals it relies on (``optimize_for_webserver``, the
 storages' ``_engine``, the event log's batch-writing helpers and its table of check executions) are

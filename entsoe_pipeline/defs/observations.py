@@ -131,11 +131,10 @@ class _Check(NamedTuple):
     description: str
     severity: dg.AssetCheckSeverity
     # One result per partition (the day's own status in the UI, the blocking guard day by day), or
-    # one per run. Dagster writes check results one event at a time (it batches materializations,
-    # not these): a 336-partition history run pays a database round trip per result, so only the
-    # checks about days are per partition. The two about ENTSO-E's documents, whose answers span
-    # several partitions, report per run; each partition's metadata has its own points_dropped and
-    # document_problems.
+    # one per run. A result per partition is an event per partition (the project's Dagster storage
+    # writes a run's together), so only the checks about days are per partition. The two about
+    # ENTSO-E's documents, whose answers span several partitions, report per run; each partition's
+    # metadata has its own points_dropped and document_problems.
     per_partition: bool
     blocking: bool = False
 
