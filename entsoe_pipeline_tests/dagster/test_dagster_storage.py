@@ -323,8 +323,9 @@ def test_a_runs_check_results_per_partition_are_written_together_and_read_as_dag
     )
 
 
-def test_a_check_result_without_a_planned_row_is_stored_as_dagster_postgres_stores_it(postgres_instances):
-    """A run whose planned check rows are missing (none recorded for it): the result is inserted."""
+def test_a_check_result_without_a_planned_row_or_held_at_the_end_is_stored(postgres_instances):
+    """A run whose planned check rows are missing (none recorded for it): the result is inserted as
+    dagster-postgres inserts it. A result still held when the process ends is written then."""
     instance = postgres_instances("project")
     result = dg.materialize(
         [checked],
@@ -341,16 +342,23 @@ def test_a_check_result_without_a_planned_row_is_stored_as_dagster_postgres_stor
         ).records
     )
     storage = instance.event_log_storage
+    key = evaluation.dagster_event.asset_check_evaluation_data.asset_check_key
+    status = "SUCCEEDED" if evaluation.dagster_event.asset_check_evaluation_data.passed else "FAILED"
+
+    def stored(run_id: str) -> list[tuple[str, str]]:
+        history = storage.get_asset_check_execution_history(key, limit=10)
+        return [(r.run_id, r.status.value) for r in history if r.run_id == run_id]
+
     storage.store_event(evaluation._replace(run_id="a-run-without-planned-checks"))
     storage.flush_check_results()
-    key = evaluation.dagster_event.asset_check_evaluation_data.asset_check_key
-    history = storage.get_asset_check_execution_history(key, limit=10)
-    assert [(r.run_id, r.status.value) for r in history if r.run_id == "a-run-without-planned-checks"] == [
-        (
-            "a-run-without-planned-checks",
-            "SUCCEEDED" if evaluation.dagster_event.asset_check_evaluation_data.passed else "FAILED",
-        )
-    ]
+    assert stored("a-run-without-planned-checks") == [("a-run-without-planned-checks", status)]
+
+    # A process that ends holding results writes them as it disposes of its storage.
+    other = PlannedBatchEventLogStorage(storage.postgres_url, should_autocreate_tables=False)
+    other.store_event(evaluation._replace(run_id="a-run-that-ends"))
+    assert stored("a-run-that-ends") == [], "held until the next event or the end of the process"
+    other.dispose()
+    assert stored("a-run-that-ends") == [("a-run-that-ends", status)]
 
 
 def _sessions_ended(admin_url: str, database: str) -> int:
