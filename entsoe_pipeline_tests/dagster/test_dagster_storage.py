@@ -31,6 +31,7 @@ from entsoe_pipeline.dagster_storage import (
 from entsoe_pipeline.defs import Settings, build_defs
 from entsoe_pipeline.defs.observations import observation_key
 from entsoe_pipeline.defs.partition_checks import partition_check_events
+from entsoe_pipeline.defs.targets import RANGE_END, RANGE_START
 from entsoe_pipeline_tests.fixtures.database import create_database, drop_database
 
 from .conftest import make_resources
@@ -75,17 +76,29 @@ def postgres_instances(pg_admin_url: str, tmp_path: Path) -> Iterator[InstanceFa
             drop_database(pg_admin_url, name)
 
 
-def _batch_sizes(monkeypatch: pytest.MonkeyPatch, storage_class: type, method: str) -> list[int]:
-    """The sizes of the event batches ``storage_class.method`` is given from now on."""
-    sizes: list[int] = []
+def _calls(
+    monkeypatch: pytest.MonkeyPatch, storage_class: type, method: str, record: Callable[..., object]
+) -> list:
+    """``record`` of the arguments of each call of ``storage_class.method`` from now on."""
+    seen: list = []
     original = getattr(storage_class, method)
 
-    def spy(self, events):  # type: ignore[no-untyped-def]
-        sizes.append(len(events))
-        return original(self, events)
+    def spy(self, *args):  # type: ignore[no-untyped-def]
+        seen.append(record(*args))
+        return original(self, *args)
 
     monkeypatch.setattr(storage_class, method, spy)
-    return sizes
+    return seen
+
+
+def _batch_sizes(monkeypatch: pytest.MonkeyPatch, storage_class: type, method: str) -> list[int]:
+    """The sizes of the event batches ``storage_class.method`` is given from now on."""
+    return _calls(monkeypatch, storage_class, method, len)
+
+
+def _range(first: str, last: str) -> dict[str, str]:
+    """The tags of a run over a range of partitions."""
+    return {RANGE_START: first, RANGE_END: last}
 
 
 def test_the_project_instance_uses_the_project_storage(postgres_instances):
@@ -110,10 +123,7 @@ def test_a_range_runs_materializations_are_stored_in_one_batch(
     result = dg.materialize(
         [asset],
         instance=instance,
-        tags={
-            "dagster/asset_partition_range_start": "2025-03-01",
-            "dagster/asset_partition_range_end": "2025-03-28",
-        },
+        tags=_range("2025-03-01", "2025-03-28"),
     )
     assert result.success
     assert 28 in batches, f"the 28 materializations were not written as one batch: {batches}"
@@ -163,10 +173,7 @@ def test_a_runs_planned_materializations_are_one_insert_per_asset_and_read_as_da
         result = dg.materialize(
             [first, second],
             instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": keys[0],
-                "dagster/asset_partition_range_end": keys[-1],
-            },
+            tags=_range(keys[0], keys[-1]),
             raise_on_error=False,
         )
         assert not result.success
@@ -285,26 +292,21 @@ def test_a_runs_check_results_per_partition_are_written_together_and_read_as_dag
     monkeypatch.delenv(BATCH_VARIABLE, raising=False)
     batch_event_writes()
     writes = _batch_sizes(monkeypatch, PlannedBatchEventLogStorage, "_store_check_results")
-    one_by_one: list[int | None] = []
-    original = PlannedBatchEventLogStorage._update_asset_check_evaluation
-
-    def update_one(self, event, event_id):  # type: ignore[no-untyped-def]
-        one_by_one.append(event_id)
-        return original(self, event, event_id)
-
     # dagster-postgres's own update of one result, which the project's storage uses only for results
     # without a planned row.
-    monkeypatch.setattr(PlannedBatchEventLogStorage, "_update_asset_check_evaluation", update_one)
+    one_by_one = _calls(
+        monkeypatch,
+        PlannedBatchEventLogStorage,
+        "_update_asset_check_evaluation",
+        lambda _event, event_id: event_id,
+    )
     seen = {}
     for kind in ("plain", "project"):
         instance = postgres_instances(kind)
         result = dg.materialize(
             [checked],
             instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": CHECKED_DAYS[0],
-                "dagster/asset_partition_range_end": CHECKED_DAYS[-1],
-            },
+            tags=_range(CHECKED_DAYS[0], CHECKED_DAYS[-1]),
         )
         assert result.success
         seen[kind] = (
@@ -330,10 +332,7 @@ def test_a_check_result_without_a_planned_row_or_held_at_the_end_is_stored(postg
     result = dg.materialize(
         [checked],
         instance=instance,
-        tags={
-            "dagster/asset_partition_range_start": "2025-03-01",
-            "dagster/asset_partition_range_end": "2025-03-02",
-        },
+        tags=_range("2025-03-01", "2025-03-02"),
     )
     evaluation = next(
         r.event_log_entry
